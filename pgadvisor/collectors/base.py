@@ -1,0 +1,93 @@
+"""What every collector shares: the context, typed row fetching, and turning failures into `Unavailable`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from pgadvisor.collectors import queries
+from pgadvisor.connection import SessionOptions, redact
+from pgadvisor.snapshot import CollectorStat, Unavailable
+
+R = TypeVar("R")
+
+
+class CollectError(Exception):
+    """The server went away or refused us mid-collection (exit code 3). The message is safe to print."""
+
+
+@dataclass
+class Ctx:
+    """One connection to one database, with what we know about the server."""
+
+    conn: psycopg.Connection[Any]
+    version: int
+    database: str
+    opts: SessionOptions
+    dsn: str | None = None
+    stats: list[CollectorStat] = field(default_factory=list)
+
+
+def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, params: Sequence[Any] = ()) -> list[R]:
+    """Run the source's SQL for this server version and build frozen rows (lists become tuples)."""
+    text = query if query is not None else queries.pick(source, ctx.version)
+    names = {f.name for f in fields(row_cls)}  # type: ignore[arg-type]
+    with ctx.conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(text, params or None)  # type: ignore[arg-type]
+        rows = cur.fetchall()
+    return [row_cls(**{k: _plain(v) for k, v in row.items() if k in names}) for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def guarded(ctx: Ctx, name: str, fn: Callable[[], R]) -> R | Unavailable:
+    """Run one collector; a missing privilege, extension or a timeout becomes `Unavailable(reason)`.
+
+    A lost connection is not a per-collector problem: it raises CollectError and the collection stops.
+    """
+    started = time.perf_counter()
+    result: R | Unavailable
+    try:
+        result = fn()
+    except pg_errors.QueryCanceled:
+        result = Unavailable(f"timed out after statement_timeout = {ctx.opts.statement_timeout_ms} ms")
+    except pg_errors.LockNotAvailable:
+        result = Unavailable(f"a lock was not granted within lock_timeout = {ctx.opts.lock_timeout_ms} ms")
+    except pg_errors.InsufficientPrivilege as exc:
+        result = Unavailable(f"permission denied: {_msg(exc, ctx)} (grant pg_monitor, or more for this part)")
+    except pg_errors.ObjectNotInPrerequisiteState as exc:
+        result = Unavailable(_msg(exc, ctx))
+    except (pg_errors.UndefinedTable, pg_errors.UndefinedFunction, pg_errors.UndefinedColumn) as exc:
+        result = Unavailable(f"not available on this server: {_msg(exc, ctx)}")
+    except queries.NoQueryForVersion as exc:
+        result = Unavailable(str(exc))
+    except psycopg.OperationalError as exc:
+        if ctx.conn.closed or ctx.conn.broken:
+            raise CollectError(f"lost the connection while collecting {name}: {_msg(exc, ctx)}") from None
+        result = Unavailable(_msg(exc, ctx))
+    except psycopg.Error as exc:
+        if ctx.conn.closed or ctx.conn.broken:
+            raise CollectError(f"lost the connection while collecting {name}: {_msg(exc, ctx)}") from None
+        result = Unavailable(_msg(exc, ctx))
+    seconds = time.perf_counter() - started
+    reason = result.reason if isinstance(result, Unavailable) else None
+    ctx.stats.append(CollectorStat(name=name, seconds=round(seconds, 6), ok=reason is None, reason=reason))
+    return result
+
+
+def _msg(exc: BaseException, ctx: Ctx) -> str:
+    text = str(exc).strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__, ctx.dsn)

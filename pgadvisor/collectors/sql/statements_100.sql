@@ -1,0 +1,19 @@
+SELECT s.queryid AS queryid, d.datname::text AS database, r.rolname::text AS "user",
+       true AS toplevel,
+       coalesce(s.query, '') AS query, s.calls,
+       s.total_time::float8 AS total_exec_ms,
+       s.mean_time::float8 AS mean_exec_ms,
+       s.stddev_time::float8 AS stddev_exec_ms,
+       s.min_time::float8 AS min_exec_ms,
+       s.max_time::float8 AS max_exec_ms,
+       NULL::bigint AS plans, NULL::float8 AS total_plan_ms,
+       s.rows, s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.shared_blks_written,
+       s.temp_blks_read, s.temp_blks_written,
+       s.blk_read_time::float8 AS blk_read_ms, s.blk_write_time::float8 AS blk_write_ms,
+       NULL::float8 AS temp_blk_write_ms,
+       NULL::bigint AS wal_records, NULL::bigint AS wal_fpi, NULL::float8 AS wal_bytes,
+       NULL::float8 AS jit_ms
+FROM {schema}.pg_stat_statements(true) s
+LEFT JOIN pg_database d ON d.oid = s.dbid
+LEFT JOIN pg_roles r ON r.oid = s.userid
+WHERE s.queryid IS NOT NULL

@@ -1,0 +1,114 @@
+"""The one place pgadvisor opens a session, and it is always a safe one.
+
+Every session is read-only (`default_transaction_read_only`), named `pgadvisor` in pg_stat_activity, bounded by
+`statement_timeout` and a short `lock_timeout`, and has `search_path = pg_catalog` so no user object can
+shadow a catalog function. A connection string, a URI or nothing at all is accepted; with nothing, libpq's PG*
+environment variables and `.pgpass` apply as in psql. Passwords never reach a message: `redact()` scrubs them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+
+
+class ConnectError(Exception):
+    """Could not connect (exit code 3). The message is safe to print: no password in it."""
+
+
+class DsnError(Exception):
+    """The connection string itself is malformed (exit code 2). The message is safe to print."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Timeouts for every session pgadvisor opens."""
+
+    statement_timeout_ms: int = 10_000
+    lock_timeout_ms: int = 500
+    connect_timeout_s: int = 10
+
+
+_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact(text: str, dsn: str | None = None) -> str:
+    """Remove passwords from a message: URI userinfo, `password=` pairs and the DSN's own password value."""
+    out = _URI_PASSWORD.sub(r"\1***\3", text)
+    out = _KV_PASSWORD.sub(r"\1***", out)
+    if dsn:
+        secret = _dsn_password(dsn)
+        if secret and len(secret) >= 3:
+            out = out.replace(secret, "***")
+    return out
+
+
+def _dsn_password(dsn: str) -> str | None:
+    try:
+        params = pg_conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        match = _URI_PASSWORD.search(dsn) or _KV_PASSWORD.search(dsn)
+        return match.group(2).strip("'") if match else None
+    value = params.get("password")
+    return str(value) if value else None
+
+
+def parse_dsn(dsn: str | None) -> dict[str, Any]:
+    """Validate a DSN without connecting; DsnError with a redacted message when libpq cannot parse it."""
+    try:
+        return dict(pg_conninfo.conninfo_to_dict(dsn or ""))
+    except psycopg.ProgrammingError as exc:
+        raise DsnError(f"invalid connection string: {redact(str(exc), dsn)}") from None
+
+
+def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None) -> str:
+    """`user@host:port/dbname` for display: never the password."""
+    if conn is not None:
+        info = conn.info
+        host = info.host
+        return f"{info.user}@{host}:{info.port}/{info.dbname}"
+    try:
+        params = pg_conninfo.conninfo_to_dict(dsn or "")
+    except psycopg.ProgrammingError:
+        return "<invalid dsn>"
+    host = params.get("host") or "(default)"
+    user = params.get("user") or "(default user)"
+    return f"{user}@{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}"
+
+
+def connect(dsn: str | None, opts: SessionOptions | None = None, *, dbname: str | None = None) -> psycopg.Connection[Any]:
+    """Open a safe, read-only, autocommit session. ConnectError (no password in it) when it fails."""
+    opts = opts or SessionOptions()
+    params = parse_dsn(dsn)
+    params["application_name"] = "pgadvisor"
+    params.setdefault("connect_timeout", str(opts.connect_timeout_s))
+    if dbname is not None:
+        params["dbname"] = dbname
+    conn_str = pg_conninfo.make_conninfo("", **params)
+    try:
+        conn = psycopg.connect(conn_str, autocommit=True)
+    except psycopg.Error as exc:
+        raise ConnectError(_first_line(redact(str(exc), dsn))) from None
+    try:
+        with conn.cursor() as cur:
+            # SET here rather than startup `options`, which poolers such as PgBouncer reject.
+            cur.execute("SET default_transaction_read_only = on")
+            cur.execute(f"SET statement_timeout = {int(opts.statement_timeout_ms)}")
+            cur.execute(f"SET lock_timeout = {int(opts.lock_timeout_ms)}")
+            cur.execute("SET idle_in_transaction_session_timeout = 60000")
+            cur.execute("SET search_path = pg_catalog")
+            cur.execute("SET application_name = 'pgadvisor'")
+    except psycopg.Error as exc:
+        conn.close()
+        raise ConnectError(f"could not prepare a safe session: {_first_line(redact(str(exc), dsn))}") from None
+    return conn
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return "; ".join(lines[:2]) if lines else "unknown error"

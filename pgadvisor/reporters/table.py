@@ -1,0 +1,97 @@
+"""The terminal report: findings grouped by severity, each with its evidence and fix; then what was skipped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from typing import TYPE_CHECKING
+
+import click
+from tabulate import tabulate
+
+from pgadvisor.checkapi import Confidence, Finding, Severity
+from pgadvisor.engine import Report
+
+if TYPE_CHECKING:
+    from pgadvisor.reporters import RenderOptions
+
+_COLORS = {Severity.CRITICAL: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_WIDTH = 100
+
+
+def render(report: Report, opts: RenderOptions) -> str:
+    """Human-readable report for a terminal (plain text when colour is off, e.g. in CI logs)."""
+
+    def style(text: str, **kw: object) -> str:
+        return click.style(text, **kw) if opts.color else text  # type: ignore[arg-type]
+
+    when = dt.datetime.fromtimestamp(report.collected_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    out = [
+        style(f"pgadvisor audit of {report.target}", bold=True),
+        f"{report.server_version or 'server version unknown'} · collected {when}"
+        + (f" · databases: {', '.join(report.databases)}" if report.databases else ""),
+        "",
+    ]
+    shown = report.filtered(opts.min_severity)
+    for sev in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
+        group = [f for f in shown if f.severity == sev]
+        if not group:
+            continue
+        out.append(style(f"{sev.label.upper()} ({len(group)})", fg=_COLORS[sev], bold=True))
+        out.append("")
+        for f in group:
+            out += _finding_block(f, style)
+    if not shown:
+        out += ["No findings" + (f" at or above {opts.min_severity.label}." if opts.min_severity > 1 else "."), ""]
+    hidden = len(report.findings) - len(shown)
+    if hidden:
+        out += [f"({hidden} finding(s) below {opts.min_severity.label} not shown)", ""]
+    problems = [o for o in report.outcomes if o.status != "ran"]
+    if problems:
+        out.append(style("Checks not run", bold=True))
+        rows = [[o.code, o.name, o.status, _wrap(o.reason or "", 60)] for o in problems]
+        out += [tabulate(rows, headers=["check", "name", "status", "reason"], tablefmt="simple"), ""]
+    for err in report.load_errors:
+        out.append(style(f"load error: {err.origin}: {err.message}", fg="red"))
+    if report.load_errors:
+        out.append("")
+    if report.notes and (opts.verbose or len(report.notes) <= 5):
+        out.append(style("Notes", bold=True))
+        out += [f"  - {n}" for n in report.notes] + [""]
+    elif report.notes:
+        out += [f"{len(report.notes)} collection notes (use --verbose to list them)", ""]
+    out.append(style(report.summary_line(), bold=True))
+    return "\n".join(out) + "\n"
+
+
+def _finding_block(f: Finding, style: object) -> list[str]:
+    st = style  # type: ignore[assignment]
+    where = f" [{f.database}]" if f.database else ""
+    conf = "" if f.confidence is Confidence.HIGH else f" (confidence: {f.confidence.value})"
+    lines = [
+        "  " + st(f"{f.check} {f.name}", bold=True) + f"  {f.object}{where}{conf}",  # type: ignore[operator]
+        *_indent(_wrap(f.message, _WIDTH - 4), 4),
+    ]
+    if f.evidence:
+        ev = ", ".join(f"{k}={_fmt(v)}" for k, v in f.evidence.items())
+        lines += _indent(_wrap("evidence: " + ev, _WIDTH - 4), 4)
+    if f.recommendation:
+        lines += _indent(_wrap("fix: " + f.recommendation, _WIDTH - 4), 4)
+    if f.fix_sql:
+        lines += _indent(f.fix_sql, 6)
+    lines.append("")
+    return lines
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.0f}" if v.is_integer() and abs(v) < 1e15 else f"{v:.3g}"
+    return str(v)
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.fill(p, width=width, break_on_hyphens=False) for p in text.split("\n"))
+
+
+def _indent(text: str, n: int) -> list[str]:
+    return [" " * n + line for line in text.splitlines()]
