@@ -1,0 +1,70 @@
+"""Every check case runs against a real server: plant the problem (bad_) or its healthy twin (good_), collect a
+snapshot as a role granted only pg_monitor, run that one check, and compare (object, severity) exactly, so a
+missed finding and a false alarm both fail."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+
+import pytest
+
+from pgadvisor.collectors import collect
+from pgadvisor.config import Config
+from pgadvisor.engine import plan, run
+from pgadvisor.registry import load
+from tests.checks.casefiles import Case, load_cases
+
+CASES = load_cases()
+REGISTRY = load(entry_points=False)
+
+
+STEP = re.compile(r"^-- step( may-fail)?\s*$", re.MULTILINE)
+
+
+def run_setup(db: Any, script: str) -> None:
+    """Run a case's setup. `-- step` starts a chunk run on its own (CREATE INDEX CONCURRENTLY cannot run in a
+    multi-statement script); `-- step may-fail` one whose error is expected (to plant a failed build).
+    Other chunks end with pg_stat_force_next_flush(), so their scans are visible to the next session (15+)."""
+    parts = STEP.split(script)
+    chunks = [(parts[0], "plain")] + [
+        (parts[i + 1], "may-fail" if parts[i] else "alone") for i in range(1, len(parts) - 1, 2)
+    ]
+    for text, kind in chunks:
+        if not text.strip():
+            continue
+        if kind == "plain":
+            db.execute(text + "\n;SELECT pg_stat_force_next_flush();")
+        elif kind == "alone":
+            db.execute(text)
+        else:
+            try:
+                db.execute(text)
+            except psycopg.Error:
+                pass
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case(case: Case, fresh_db: Any) -> None:
+    """The check reports exactly the expected findings for this planted case."""
+    major = fresh_db.server.major
+    if not case.min_server <= major <= case.max_server:
+        pytest.skip(f"case needs PostgreSQL {case.min_server}..{case.max_server}, server is {major}")
+    if case.needs_extension and not fresh_db.server.install.has_extension(case.needs_extension):
+        pytest.skip(f"extension {case.needs_extension} is not available for PostgreSQL {major}")
+    run_setup(fresh_db, case.setup)
+    for statement in case.statements:
+        fresh_db.execute(statement + ";\nSELECT pg_stat_force_next_flush();")
+    dsn = fresh_db.monitor_dsn if case.role == "monitor" else fresh_db.dsn
+    snap = collect(dsn)
+    internal = [s for s in snap.collector_stats if s.reason and "internal error" in s.reason]
+    assert not internal, internal
+    config = Config(source="case", thresholds={case.check: case.thresholds})
+    report = run(snap, plan(REGISTRY, config, only=[case.check]))
+    outcome = report.outcomes[0]
+    assert outcome.status == "ran", f"{case.check} did not run: {outcome.reason}"
+    got = sorted((f.object, f.severity.label) for f in report.findings if f.database in (fresh_db.name, None))
+    want = sorted((e["object"], e["severity"]) for e in case.expect)
+    assert got == want, "\n".join(f"{f.severity.label} {f.object}: {f.message}" for f in report.findings)
