@@ -48,6 +48,25 @@ def redact(text: str, dsn: str | None = None) -> str:
     return out
 
 
+# PASSWORD 'x' / PASSWORD E'x' / PASSWORD $$x$$ in SQL text (CREATE/ALTER ROLE, user mappings, dblink).
+_SQL_PASSWORD = re.compile(
+    r"""(password\s*(?:=>?\s*)?)(E?'(?:[^'\\]|''|\\.)*'?|\$([A-Za-z_]*)\$.*?(?:\$\3\$|$)|"[^"]*"?)""",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def redact_sql(text: str) -> str:
+    """Remove passwords from SQL text (statement and activity texts can hold `CREATE ROLE ... PASSWORD '...'`).
+
+    Deliberately broad: any quoted value after the word password is replaced, and connection strings inside
+    literals lose their `password=` values too.
+    """
+    if "assword" not in text and "ASSWORD" not in text:
+        return text
+    out = _SQL_PASSWORD.sub(lambda m: m.group(1) + "'***'", text)
+    return _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1***\3", out))
+
+
 def _dsn_password(dsn: str) -> str | None:
     try:
         params = pg_conninfo.conninfo_to_dict(dsn)

@@ -41,7 +41,9 @@ class UnusedIndex(Check[UnusedThresholds]):
     that was used once but is no longer), the index size, the writes to its table that paid for it, and how
     long the counters have been accumulating (`pg_stat_database.stats_reset`, or the server start when never
     reset). Indexes that back a primary key, unique or exclusion constraint or the replica identity are never
-    reported: dropping them changes behaviour. Counters are per server: scans on standbys are not seen on the
+    reported: dropping them changes behaviour. Nor is the index that serves a foreign key's referencing
+    columns (the smallest one, when several do): it waits for the parent's deletes, and dropping it would make
+    IX004 report the key. Counters are per server: scans on standbys are not seen on the
     primary, so confidence is lowered when the server has standbys.
 
     ## How to fix
@@ -76,11 +78,14 @@ class UnusedIndex(Check[UnusedThresholds]):
     def run(self, snap: Snapshot, t: UnusedThresholds) -> Iterator[Finding]:
         assert isinstance(snap.indexes, tuple) and isinstance(snap.tables, tuple)
         tables: dict[tuple[str, str, str], TableRow] = {(r.database, r.schema, r.name): r for r in snap.tables}
+        fk_guards = _sole_fk_indexes(snap)
         standbys = len(snap.replicas) if isinstance(snap.replicas, tuple) else 0
         in_recovery = bool(getattr(snap.server, "in_recovery", False))
         for ix in snap.indexes:
             if ix.backs_constraint or not ix.is_valid or ix.is_partitioned or ix.build_in_progress:
                 continue
+            if (ix.database, ix.schema, ix.name) in fk_guards:
+                continue  # it serves a foreign key: without it, IX004 reports the key
             verdict = _verdict(ix, snap.collected_at, t)
             if verdict is None:
                 continue
@@ -112,6 +117,24 @@ class UnusedIndex(Check[UnusedThresholds]):
                          "undo": _undo(ix.definition)},
                 fix_sql=f"DROP INDEX CONCURRENTLY {ident(ix.schema, ix.name)};",
             )
+
+
+def _sole_fk_indexes(snap: Snapshot) -> set[tuple[str, str, str]]:
+    """Per foreign key, the index that should stay to serve it: the smallest, narrowest, oldest usable one."""
+    if not isinstance(snap.foreign_keys, tuple) or not isinstance(snap.indexes, tuple):
+        return set()
+    out: set[tuple[str, str, str]] = set()
+    for fk in snap.foreign_keys:
+        want = set(fk.columns)
+        usable = [
+            ix for ix in snap.indexes
+            if (ix.database, ix.schema, ix.table) == (fk.database, fk.schema, fk.table)
+            and ix.is_valid and not ix.is_partial and set(ix.columns[: len(want)]) == want
+        ]
+        if usable:
+            guard = min(usable, key=lambda ix: (ix.size_bytes, len(ix.columns), ix.oid))
+            out.add((guard.database, guard.schema, guard.name))
+    return out
 
 
 def _verdict(ix: IndexRow, now: float, t: UnusedThresholds) -> str | None:

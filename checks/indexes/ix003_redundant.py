@@ -32,7 +32,9 @@ class RedundantIndex(Check[RedundantThresholds]):
     must all match. An exact duplicate is a warning; a prefix-redundant index is a warning from
     `warning_min_bytes`, info below. A unique index is never redundant to a non-unique one (it enforces a
     constraint), and is redundant to another unique index only when both have the same key columns. An index
-    that backs a constraint is never the one to drop. Only valid indexes are compared.
+    that backs a constraint is never the one to drop; of two exact duplicates the one kept is the one that
+    backs a constraint, else the unique one, else the more scanned, else the older (lower OID). Only valid
+    indexes are compared.
 
     ## How to fix
     Drop the redundant one (the finding names the index that is kept):
@@ -107,9 +109,9 @@ def _protected(ix: IndexRow) -> bool:
     return ix.is_primary or ix.is_exclusion or ix.is_replident or ix.constraint_name is not None
 
 
-def _keep_order(ix: IndexRow) -> tuple[int, int, int, str]:
-    """Which index of a duplicate pair to keep: constraint-backing first, then unique, then most scanned."""
-    return (0 if _protected(ix) else 1, 0 if ix.is_unique else 1, -ix.idx_scan, ix.name)
+def _keep_order(ix: IndexRow) -> tuple[int, int, int, int]:
+    """Which index of a duplicate pair to keep: constraint-backing, unique, most scanned, then the older one."""
+    return (0 if _protected(ix) else 1, 0 if ix.is_unique else 1, -ix.idx_scan, ix.oid)
 
 
 def _shape(ix: IndexRow, n: int) -> tuple[object, ...]:

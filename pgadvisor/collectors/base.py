@@ -13,7 +13,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from pgadvisor.collectors import queries
-from pgadvisor.connection import SessionOptions, redact
+from pgadvisor.connection import SessionOptions, redact, redact_sql
 from pgadvisor.snapshot import CollectorStat, Unavailable
 
 R = TypeVar("R")
@@ -42,7 +42,14 @@ def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, 
     with ctx.conn.cursor(row_factory=dict_row) as cur:
         cur.execute(text, params or None)  # type: ignore[arg-type]
         rows = cur.fetchall()
-    return [row_cls(**{k: _plain(v) for k, v in row.items() if k in names}) for row in rows]
+    return [row_cls(**{k: _clean(k, v) for k, v in row.items() if k in names}) for row in rows]
+
+
+def _clean(key: str, value: Any) -> Any:
+    """Plain Python values; statement texts lose any password they carry (CREATE ROLE ... PASSWORD '...')."""
+    if key == "query" and isinstance(value, str):
+        return redact_sql(value)
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
