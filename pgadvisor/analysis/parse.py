@@ -1,0 +1,241 @@
+"""Safe parsing with PostgreSQL's own parser (pglast), and small helpers over its syntax tree.
+
+`pglast.parse_sql` turns the C parse tree into Python objects recursively: a deep enough tree (a long
+`a + b + c + ...` chain, thousands of UNIONs) overflows the C stack and kills the process. Short texts cannot
+nest that deep; longer ones are first run through the protobuf serializer, which checks its stack depth and
+fails cleanly. Trees deeper than `MAX_DEPTH` node levels are refused too, so every walker here can recurse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pglast import ast, parser
+from pglast.stream import RawStream
+
+from pgadvisor.analysis.model import StatementKind
+
+MAX_DEPTH = 200
+"""Node levels accepted: real statements stay far below; deeper texts get a `parse_error`."""
+
+SAFE_DIRECT_CHARS = 4000
+"""Texts this short cannot nest deep enough to overflow `parse_sql` (one level needs at least one token)."""
+
+_KINDS: dict[type[ast.Node], StatementKind] = {
+    ast.SelectStmt: "select",
+    ast.InsertStmt: "insert",
+    ast.UpdateStmt: "update",
+    ast.DeleteStmt: "delete",
+    ast.MergeStmt: "other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """The statements of a text, or why there are none."""
+
+    statements: tuple[ast.RawStmt, ...] = ()
+    error: str | None = None
+    position: int | None = None
+    max_param: int = 0
+
+
+def parse(text: str) -> Parsed:
+    """Parse `text` without ever raising: errors come back in `Parsed.error`."""
+    try:
+        if "\x00" in text:
+            return Parsed(error="text contains a NUL character")
+        if len(text) > SAFE_DIRECT_CHARS:
+            parser.parse_sql_protobuf(text)  # raises on excessive depth before parse_sql could crash
+        statements = tuple(parser.parse_sql(text))
+    except parser.ParseError as exc:
+        position = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+        return Parsed(error=str(exc.args[0]), position=position)
+    except (UnicodeError, ValueError, MemoryError) as exc:
+        return Parsed(error=f"{type(exc).__name__}: {exc}")
+    depth, max_param = _measure(statements)
+    if depth > MAX_DEPTH:
+        return Parsed(error=f"statement nests deeper than {MAX_DEPTH} levels")
+    return Parsed(statements=statements, max_param=max_param)
+
+
+def fingerprint(text: str) -> str | None:
+    """pglast's fingerprint of a text that parsed: literal and `$n` forms give the same value."""
+    try:
+        return str(parser.fingerprint(text))
+    except (parser.ParseError, UnicodeError, ValueError):
+        return None
+
+
+def statement_kind(stmt: ast.Node) -> StatementKind:
+    """Classify a top-level statement node."""
+    return _KINDS.get(type(stmt), "utility")
+
+
+def _measure(statements: tuple[ast.RawStmt, ...]) -> tuple[int, int]:
+    """Depth in node levels and highest `$n` of the trees, without recursion."""
+    deepest = 0
+    max_param = 0
+    stack: list[tuple[ast.Node, int]] = [(s, 1) for s in statements]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, ast.ParamRef) and isinstance(node.number, int):
+            max_param = max(max_param, node.number)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in children(node))
+    return deepest, max_param
+
+
+def children(node: ast.Node) -> Iterator[ast.Node]:
+    """The direct child nodes of `node`, looking inside tuples (lists in the C tree)."""
+    for attr in node:
+        value = getattr(node, attr)
+        if isinstance(value, ast.Node):
+            yield value
+        elif isinstance(value, tuple):
+            yield from nodes_in(value)
+
+
+def nodes_in(items: tuple[object, ...]) -> Iterator[ast.Node]:
+    """Nodes inside a (possibly nested) tuple."""
+    for item in items:
+        if isinstance(item, ast.Node):
+            yield item
+        elif isinstance(item, tuple):
+            yield from nodes_in(item)
+
+
+def walk(node: ast.Node | None, prune: Callable[[ast.Node], bool] | None = None) -> Iterator[ast.Node]:
+    """Pre-order nodes of a subtree; `prune(n)` true yields `n` but not its descendants."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if prune is None or not prune(current):
+            stack.extend(reversed(list(children(current))))
+
+
+def is_subquery(node: ast.Node) -> bool:
+    """A node that starts another query block (pruned by walkers that stay in one block)."""
+    return isinstance(node, ast.SubLink | ast.SelectStmt | ast.RangeSubselect | ast.CommonTableExpr)
+
+
+def names(items: tuple[ast.Node, ...] | None) -> tuple[str, ...]:
+    """The string parts of a name list (`funcname`, `ColumnRef.fields`, operator `name`)."""
+    return tuple(item.sval for item in items or () if isinstance(item, ast.String) and item.sval is not None)
+
+
+def func_name(node: ast.FuncCall) -> str:
+    """A function's unqualified name (`pg_catalog.lower` -> `lower`)."""
+    parts = names(node.funcname)
+    return parts[-1] if parts else ""
+
+
+def operator(node: ast.A_Expr) -> str:
+    """An operator expression's operator name (`=`, `<`, `~~`)."""
+    parts = names(node.name)
+    return parts[-1] if parts else ""
+
+
+def returning(stmt: ast.Node) -> tuple[ast.Node, ...]:
+    """The RETURNING list of an INSERT / UPDATE / DELETE / MERGE (empty when absent)."""
+    clause = getattr(stmt, "returningClause", None)
+    exprs = clause.exprs if isinstance(clause, ast.ReturningClause) else None
+    return tuple(exprs or ())
+
+
+def is_star(ref: ast.ColumnRef) -> bool:
+    """True for `*` and `t.*`."""
+    fields = ref.fields or ()
+    return bool(fields) and isinstance(fields[-1], ast.A_Star)
+
+
+def const_value(node: ast.Node | None) -> str | int | float | bool | None:
+    """The Python value of a non-NULL literal, else None."""
+    if not isinstance(node, ast.A_Const) or node.isnull:
+        return None
+    val = node.val
+    if isinstance(val, ast.String):
+        return str(val.sval)
+    if isinstance(val, ast.Integer) and val.ival is not None:
+        return int(val.ival)
+    if isinstance(val, ast.Float) and val.fval is not None:
+        return float(val.fval)
+    if isinstance(val, ast.Boolean):
+        return bool(val.boolval)
+    return None
+
+
+def is_null_const(node: ast.Node | None) -> bool:
+    """True for the literal NULL."""
+    return isinstance(node, ast.A_Const) and bool(node.isnull)
+
+
+def deparse(node: ast.Node) -> str | None:
+    """SQL text of an expression or statement, or None when pglast cannot print it."""
+    try:
+        return str(RawStream()(node))
+    except Exception:  # printers raise assorted errors on odd trees; a missing text is not fatal
+        return None
+
+
+def deparse_unqualified(node: ast.Node) -> str | None:
+    """Like `deparse`, with every column reference printed without its table qualifier."""
+    with _unqualified(node):
+        return deparse(node)
+
+
+@contextmanager
+def _unqualified(node: ast.Node) -> Iterator[None]:
+    """Temporarily strip table qualifiers from the column references of a subtree we own."""
+    saved: list[tuple[ast.ColumnRef, tuple[ast.Node, ...]]] = []
+    for sub in walk(node, is_subquery):
+        if isinstance(sub, ast.ColumnRef) and sub.fields and len(sub.fields) > 1:
+            saved.append((sub, sub.fields))
+            sub.fields = sub.fields[-1:]
+    try:
+        yield
+    finally:
+        for ref, fields in saved:
+            ref.fields = fields
+
+
+def normalize_expression(text: str) -> str | None:
+    """A canonical form of an expression text, to compare a query's expression with an index's.
+
+    Qualifiers are dropped, and casts of a bare column nested inside a larger expression are removed, since
+    `pg_get_indexdef` shows implicit ones (`lower((email)::text)` for a varchar column).
+    """
+    parsed = parse(f"SELECT {text}")
+    if parsed.error or len(parsed.statements) != 1:
+        return None
+    stmt = parsed.statements[0].stmt
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList or len(stmt.targetList) != 1:
+        return None
+    target = stmt.targetList[0] if stmt.targetList else None
+    if not isinstance(target, ast.ResTarget) or target.val is None:
+        return None
+    expr: ast.Node = target.val
+    _drop_column_casts(expr)
+    return deparse_unqualified(expr)
+
+
+def _drop_column_casts(expr: ast.Node) -> None:
+    """Replace `col::type` by `col` below the top of `expr` (in a throwaway tree)."""
+    for node in walk(expr):
+        for attr in node:
+            value = getattr(node, attr)
+            if _is_column_cast(value):
+                setattr(node, attr, value.arg)
+            elif isinstance(value, tuple) and any(_is_column_cast(v) for v in value):
+                setattr(node, attr, tuple(v.arg if _is_column_cast(v) else v for v in value))
+
+
+def _is_column_cast(value: object) -> bool:
+    """A cast applied directly to a column reference."""
+    return isinstance(value, ast.TypeCast) and isinstance(value.arg, ast.ColumnRef)
