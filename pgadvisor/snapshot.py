@@ -159,7 +159,7 @@ class IndexRow:
     last_idx_scan: float | None  # 16+
     size_bytes: int
     reltuples: float | None
-    definition: str
+    definition: str | None  # None when the table was locked (pg_get_indexdef would have waited)
     comment: str | None
 
     @property
@@ -445,6 +445,96 @@ class CollectorStat:
     reason: str | None
 
 
+# ---------------------------------------------------------------------------------------------------- index analysis
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnStatsRow:
+    """Planner statistics of one column (`pg_stats`): only columns the collecting role may SELECT are visible."""
+
+    database: str
+    schema: str
+    table: str
+    column: str
+    null_frac: float
+    avg_width: int
+    n_distinct: float  # negative: minus the fraction of rows (PostgreSQL's convention)
+    correlation: float | None
+    mcv_max_freq: float | None  # frequency of the most common value, when there is an MCV list
+
+
+@dataclass(frozen=True, slots=True)
+class IndexBloatRow:
+    """How much of a B-tree is free space: measured (`pgstattuple.pgstatindex`) or estimated from `pg_stats`."""
+
+    database: str
+    schema: str
+    table: str
+    name: str
+    source: str  # exact | estimate
+    size_bytes: int
+    wasted_bytes: int
+    avg_leaf_density: float | None  # exact only, percent
+    leaf_fragmentation: float | None  # exact only, percent
+
+
+@dataclass(frozen=True, slots=True)
+class QualStatRow:
+    """One predicate seen by pg_qualstats: a column compared with a constant, with a sample of the constant."""
+
+    database: str
+    schema: str
+    table: str
+    column: str
+    operator: str  # ~~ (LIKE), ~~* (ILIKE), =, <, ...
+    constvalue: str | None
+    eval_type: str  # f: filter on a scan, i: index qual
+    execution_count: int
+    nbfiltered: int
+    queryid: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfCandidate:
+    """A hypothetical index the what-if collector planned with (HypoPG)."""
+
+    id: int
+    database: str
+    schema: str
+    table: str
+    keys: tuple[str, ...]  # column names or parenthesised expressions
+    directions: tuple[str, ...]  # asc | desc, per key
+    include: tuple[str, ...]
+    predicate: str | None
+    ddl: str  # CREATE INDEX CONCURRENTLY ...
+    size_bytes: int | None  # hypopg_relation_size
+    sources: tuple[int, ...]  # queryids whose scans produced it
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfPlan:
+    """The generic plan's cost of one statement with a set of hypothetical indexes (empty: today's indexes)."""
+
+    queryid: int
+    database: str
+    candidates: tuple[int, ...]
+    cost: float | None
+    used: tuple[int, ...]  # candidates the plan uses
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """Tier A of the missing-index advisor: costs planned with hypothetical indexes, never built."""
+
+    hypopg_version: str
+    plan_method: str  # generic_plan (16+) | prepare (13-15)
+    candidates: tuple[WhatIfCandidate, ...]
+    plans: tuple[WhatIfPlan, ...]
+    chosen: tuple[int, ...]  # the set the collector re-planned together
+    notes: tuple[str, ...]
+
+
 # ---------------------------------------------------------------------------------------------------- snapshot
 
 Part = Union[tuple[Any, ...], Unavailable]
@@ -480,6 +570,10 @@ class Snapshot:
     replicas: tuple[ReplicaRow, ...] | Unavailable = Unavailable("not collected")
     slots: tuple[SlotRow, ...] | Unavailable = Unavailable("not collected")
     standby: StandbyStatus | Unavailable = Unavailable("not collected")
+    column_stats: tuple[ColumnStatsRow, ...] | Unavailable = Unavailable("not collected")
+    index_bloat: tuple[IndexBloatRow, ...] | Unavailable = Unavailable("not collected")
+    qual_stats: tuple[QualStatRow, ...] | Unavailable = Unavailable("not collected")
+    whatif: WhatIf | Unavailable = Unavailable("not collected")
     notes: tuple[str, ...] = ()
     collector_stats: tuple[CollectorStat, ...] = ()
     format_version: int = field(default=FORMAT_VERSION)
