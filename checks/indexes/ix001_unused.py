@@ -145,8 +145,10 @@ def _verdict(ix: IndexRow, now: float, t: UnusedThresholds) -> str | None:
     return None
 
 
-def _undo(definition: str) -> str:
+def _undo(definition: str | None) -> str:
     """pg_get_indexdef's CREATE [UNIQUE] INDEX ..., made concurrent."""
+    if definition is None:
+        return "(definition not read: the table was locked during collection; save pg_get_indexdef() first)"
     for prefix in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
         if definition.startswith(prefix):
             return prefix + "CONCURRENTLY " + definition[len(prefix):] + ";"

@@ -39,7 +39,9 @@ SELECT current_database()::text AS database,
             THEN ic.relpages::bigint * current_setting('block_size')::bigint
             ELSE pg_relation_size(ic.oid) END AS size_bytes,
        CASE WHEN ic.reltuples < 0 THEN NULL ELSE ic.reltuples::float8 END AS reltuples,
-       pg_get_indexdef(i.indexrelid) AS definition,
+       -- pg_get_indexdef() takes an AccessShareLock on the table: not for a locked one
+       CASE WHEN t.oid IN (SELECT relation FROM locked) OR ic.oid IN (SELECT relation FROM locked) THEN NULL
+            ELSE pg_get_indexdef(i.indexrelid) END AS definition,
        obj_description(ic.oid, 'pg_class') AS comment
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid

@@ -1,0 +1,147 @@
+"""pgadvisor is safe on production: read-only sessions, named, bounded by timeouts, never queued behind DDL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgadvisor.collectors import collect
+from pgadvisor.collectors.base import Ctx, fetch, guarded
+from pgadvisor.connection import SessionOptions, connect, redact, redact_sql
+from pgadvisor.snapshot import ServerInfo, TableRow, Unavailable
+
+
+def test_session_settings(fresh_db: Any) -> None:
+    """Every session is read-only, named pgadvisor, with statement and lock timeouts and a safe search_path."""
+    with connect(fresh_db.monitor_dsn, SessionOptions(statement_timeout_ms=4321, lock_timeout_ms=123)) as conn:
+        show = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in  # type: ignore[index]
+                ("default_transaction_read_only", "application_name", "statement_timeout", "lock_timeout",
+                 "search_path")}
+        assert show == {"default_transaction_read_only": "on", "application_name": "pgadvisor",
+                        "statement_timeout": "4321ms", "lock_timeout": "123ms", "search_path": "pg_catalog"}
+
+
+def test_writes_are_refused_even_for_a_superuser(fresh_db: Any) -> None:
+    """Even connected as a superuser, pgadvisor's session cannot write."""
+    with connect(fresh_db.dsn) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("CREATE TABLE public.should_not_exist (x int)")
+
+
+def test_application_name_cannot_be_overridden_by_the_dsn(fresh_db: Any) -> None:
+    """A DSN's own application_name does not hide pgadvisor in pg_stat_activity."""
+    with connect(fresh_db.monitor_dsn + " application_name=sneaky") as conn:
+        assert conn.execute("SHOW application_name").fetchone()[0] == "pgadvisor"  # type: ignore[index]
+
+
+def test_collection_does_not_queue_behind_ddl(fresh_db: Any) -> None:
+    """A table held ACCESS EXCLUSIVE by an open transaction (DDL, or DDL waiting) does not block collection:
+    its size comes from pg_class instead of pg_relation_size(), which would wait for the lock."""
+    fresh_db.execute("CREATE TABLE busy (id int PRIMARY KEY, v text); INSERT INTO busy SELECT g, 'x' "
+                     "FROM generate_series(1, 1000) g; ANALYZE busy;")
+    holder = psycopg.connect(fresh_db.dsn)
+    try:
+        holder.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        snap = collect(fresh_db.monitor_dsn, SessionOptions(lock_timeout_ms=5000))
+        elapsed = time.monotonic() - started
+        assert elapsed < 4, f"collection waited {elapsed:.1f}s for the lock"
+        assert isinstance(snap.tables, tuple) and isinstance(snap.indexes, tuple)
+        busy = next(t for t in snap.tables if t.name == "busy")
+        assert busy.size_bytes == busy.relpages * 8192 > 0
+        pkey = next(i for i in snap.indexes if i.name == "busy_pkey")
+        assert pkey.definition is None and pkey.columns == ("id",)
+        holders = [a for a in snap.activity if a.query and "LOCK TABLE busy" in a.query]  # type: ignore[union-attr]
+        assert holders, "the lock holder is visible in the snapshot"
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_collection_does_not_queue_behind_waiting_ddl(fresh_db: Any) -> None:
+    """DDL waiting for its lock (behind a reader) queues every later lock request on the table: pgadvisor's
+    session must not join that queue."""
+    fresh_db.execute("CREATE TABLE busy (id int PRIMARY KEY); INSERT INTO busy VALUES (1); ANALYZE busy;")
+    reader = psycopg.connect(fresh_db.dsn)
+    ddl = psycopg.connect(fresh_db.dsn, autocommit=True)
+    try:
+        reader.execute("SELECT * FROM busy")  # holds ACCESS SHARE until rollback
+        waiter = threading.Thread(target=lambda: ddl.execute("ALTER TABLE busy ADD COLUMN x int"))
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while not fresh_db.server.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'")[0][0]:
+            assert time.monotonic() < deadline, "the ALTER TABLE never queued"
+            time.sleep(0.01)
+        started = time.monotonic()
+        snap = collect(fresh_db.monitor_dsn, SessionOptions(lock_timeout_ms=5000))
+        assert time.monotonic() - started < 4
+        assert isinstance(snap.indexes, tuple) and isinstance(snap.tables, tuple)
+    finally:
+        reader.rollback()
+        reader.close()
+        waiter.join()
+        ddl.close()
+
+
+def test_statement_timeout_makes_a_part_unavailable(fresh_db: Any) -> None:
+    """A query that hits statement_timeout becomes Unavailable with the reason; the session stays usable."""
+    opts = SessionOptions(statement_timeout_ms=200)
+    with connect(fresh_db.monitor_dsn, opts) as conn:
+        ctx = Ctx(conn=conn, version=conn.info.server_version, database=fresh_db.name, opts=opts)
+        slow = guarded(ctx, "slow", lambda: fetch(ctx, TableRow, "x", query="SELECT pg_sleep(2)"))
+        assert isinstance(slow, Unavailable) and "statement_timeout = 200 ms" in slow.reason
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert ctx.stats[0].ok is False
+
+
+def test_connection_lost_mid_collection_is_exit_3(fresh_db: Any) -> None:
+    """If the server ends our session, the collection stops with a CollectError (exit 3), not a traceback."""
+    from pgadvisor.collectors import CollectError
+
+    def killer() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            rows = fresh_db.server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                           "WHERE application_name = 'pgadvisor' AND state = 'active'")
+            if rows:
+                return
+            time.sleep(0.001)
+
+    fresh_db.execute("CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g")
+    opts = SessionOptions(statement_timeout_ms=10_000)
+    with connect(fresh_db.monitor_dsn, opts) as conn:
+        ctx = Ctx(conn=conn, version=conn.info.server_version, database=fresh_db.name, opts=opts)
+        t = threading.Thread(target=killer)
+        t.start()
+        try:
+            with pytest.raises(CollectError, match="lost the connection"):
+                guarded(ctx, "slow", lambda: fetch(ctx, ServerInfo, "x", query="SELECT pg_sleep(3)"))
+        finally:
+            t.join()
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("CREATE ROLE app LOGIN PASSWORD 'pw-one'", "pw-one"),
+        ("alter user app with encrypted password E'pw\\'two' valid until 'infinity'", "two"),
+        ("ALTER ROLE app PASSWORD $q$pw-three$q$", "pw-three"),
+        ("SELECT dblink_connect('host=h password=pw-four dbname=d')", "pw-four"),
+        ("CREATE USER MAPPING FOR u SERVER s OPTIONS (user 'a', password 'pw-five')", "pw-five"),
+        ("CREATE ROLE app PASSWORD 'pw-six-truncated", "pw-six"),
+    ],
+)
+def test_redact_sql(text: str, secret: str) -> None:
+    """Passwords in statement texts are replaced."""
+    assert secret not in redact_sql(text)
+
+
+def test_redact_messages() -> None:
+    """Connection strings and URIs in messages lose their passwords."""
+    assert "pw" not in redact("could not connect: postgresql://u:pw@h/db")
+    assert "pw-7" not in redact("bad: host=h password='pw-7' port=1")
+    assert "abc123" not in redact("x abc123 y", "host=h password=abc123")
