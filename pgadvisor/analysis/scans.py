@@ -211,7 +211,7 @@ def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple
             node,
             f"{op} ANY",
             "equality" if op == "=" else "other",
-            "array",
+            _operand(node.rexpr),
             values=node.rexpr,
         )
     if kind in (_K.AEXPR_BETWEEN, _K.AEXPR_BETWEEN_SYM):
