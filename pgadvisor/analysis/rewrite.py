@@ -69,6 +69,13 @@ def keyset_with_values(query: str, schema: Schema, last_row: Mapping[str, object
     return text
 
 
+def first_page(query: str, schema: Schema) -> str | None:
+    """The first page of the keyset scheme: no OFFSET and the tiebreaker in ORDER BY, but no key condition
+    yet (the original first page may order ties differently, which would skip or repeat rows later)."""
+    plan = _plan(query, schema)
+    return None if plan is None else _render(plan, None)
+
+
 def key_columns(query: str, schema: Schema) -> tuple[str, ...] | None:
     """The columns the keyset compares, in order (the ORDER BY keys, then the tiebreakers)."""
     plan = _plan(query, schema)
@@ -151,22 +158,28 @@ def _tiebreakers(table: TableDef, keys: tuple[_Key, ...]) -> tuple[_Key, ...]:
 # --- rendering ------------------------------------------------------------------------------------------
 
 
-def _render(plan: _Plan, values: Sequence[ast.Node]) -> str | None:
-    """Apply the plan to the statement tree and print it; None if PostgreSQL would not accept the result."""
+def _render(plan: _Plan, values: Sequence[ast.Node] | None) -> str | None:
+    """Apply the plan to the statement tree and print it; None if PostgreSQL would not accept the result.
+    Without `values`, no key condition is added (the first page)."""
     stmt = plan.stmt
-    keys = (*plan.keys, *plan.tiebreakers)
-    condition = _condition(plan.qualifier, keys, values)
-    stmt.whereClause = (
-        condition
-        if stmt.whereClause is None
-        else ast.BoolExpr(boolop=enums.BoolExprType.AND_EXPR, args=(stmt.whereClause, condition))
-    )
+    if values is not None:
+        _add_condition(stmt, _condition(plan.qualifier, (*plan.keys, *plan.tiebreakers), values))
     stmt.limitOffset = None
     stmt.sortClause = (*(stmt.sortClause or ()), *(_sort_by(plan.qualifier, k) for k in plan.tiebreakers))
     text = deparse(stmt)
     if text is None or parse(text).error is not None:
         return None
     return text
+
+
+def _add_condition(stmt: ast.SelectStmt, condition: ast.Node) -> None:
+    """AND a condition into the WHERE clause."""
+    if stmt.whereClause is None:
+        stmt.whereClause = condition
+    else:
+        stmt.whereClause = ast.BoolExpr(
+            boolop=enums.BoolExprType.AND_EXPR, args=(stmt.whereClause, condition)
+        )
 
 
 def _condition(qualifier: str, keys: Sequence[_Key], values: Sequence[ast.Node]) -> ast.Node:

@@ -19,7 +19,9 @@ from pgadvisor import __version__
 from pgadvisor.collectors.base import CollectError, Ctx, fetch, guarded
 from pgadvisor.collectors.replication import collect_replicas, collect_slots, collect_standby
 from pgadvisor.collectors.settings import collect_settings
+from pgadvisor.collectors.index_stats import collect_index_parts
 from pgadvisor.collectors.statements import collect_statements, collect_statements_info
+from pgadvisor.collectors.whatif import collect_whatif_part
 from pgadvisor.connection import ConnectError, SessionOptions, connect, describe_target
 from pgadvisor.snapshot import (
     ActivityRow,
@@ -153,6 +155,9 @@ def _collect(
                 per_db[part].append(
                     (dbname, guarded(db_ctx, part, lambda c=db_ctx, r=row_cls, p=part: tuple(fetch(c, r, p))))
                 )
+            say(f"reading column statistics, index bloat and qualifier statistics{label}")
+            for part, value in collect_index_parts(db_ctx).items():
+                per_db.setdefault(part, []).append((dbname, value))
             if not isinstance(statements, tuple):
                 say(f"reading pg_stat_statements{label}")
                 info = guarded(db_ctx, "statements_info", lambda c=db_ctx: collect_statements_info(c))
@@ -171,6 +176,8 @@ def _collect(
     for part, results in per_db.items():
         parts[part], part_notes = _merge(part, results)
         notes += part_notes
+    say("planning the workload with hypothetical indexes")
+    parts["whatif"] = collect_whatif_part(ctx, parts, statements, statements_info, server, started)
     if isinstance(server, ServerInfo):
         server = ServerInfo(**{**_asdict(server), "databases_collected": tuple(collected)})
     return Snapshot(

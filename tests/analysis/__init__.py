@@ -50,9 +50,7 @@ SCHEMA = Schema(
             _cols("order_id:bigint!", "line:int!", "sku:text!", "qty:int!"),
             primary_key=("order_id", "line"),
         ),
-        TableDef(
-            "events", _cols("id:bigint!", "kind:text", "payload:jsonb"), schema="audit", primary_key=("id",)
-        ),
+        TableDef("events", _cols("id:bigint!", "kind:text", "payload:jsonb"), schema="audit", primary_key=("id",)),
         TableDef("orders", _cols("id:bigint!", "archived_on:date"), schema="archive", primary_key=("id",)),
     ),
     search_path=("public", "audit"),

@@ -167,7 +167,7 @@ def test_result_is_frozen() -> None:
         ("upper(email)", "lower(email)", False),
     ],
 )
-def test_normalize_expression(a: str, b: str, same: bool) -> None:
+def test_normalize_expression(a: str, b: str, *, same: bool) -> None:
     """Index expressions as pg_get_indexdef prints them compare equal to the query's spelling."""
     assert (normalize_expression(a) == normalize_expression(b)) is same
     assert normalize_expression("not an expression )") is None

@@ -58,8 +58,7 @@ def test_expression_filter() -> None:
 def test_constant_predicates_for_partial_indexes() -> None:
     """Predicates against literals are offered as partial-index predicates; parameters are not."""
     s = scan(
-        "SELECT id FROM users WHERE deleted_at IS NULL AND status = 'active' AND email = $1 "
-        "AND manager_id IS NOT NULL",
+        "SELECT id FROM users WHERE deleted_at IS NULL AND status = 'active' AND email = $1 AND manager_id IS NOT NULL",
         "users",
     )
     assert s.constant_predicates == ("deleted_at IS NULL", "status = 'active'", "manager_id IS NOT NULL")
@@ -181,9 +180,7 @@ def test_left_join_on_conditions() -> None:
 
 def test_update_and_delete_roles() -> None:
     """The target of UPDATE / DELETE is scanned with its role; the FROM / USING tables are reads."""
-    result = analyze(
-        "UPDATE orders o SET status = $1 FROM users u WHERE u.id = o.user_id AND u.email = $2", SCHEMA
-    )
+    result = analyze("UPDATE orders o SET status = $1 FROM users u WHERE u.id = o.user_id AND u.email = $2", SCHEMA)
     assert [(s.table.name, s.role) for s in result.scans] == [("orders", "update"), ("users", "read")]
     assert result.scans_of("users")[0].equality_columns == ("email",)
     delete = analyze("DELETE FROM orders WHERE created_at < $1 RETURNING id", SCHEMA).scans[0]
@@ -198,9 +195,7 @@ def test_referenced_columns_cover_the_whole_statement() -> None:
 
 def test_row_comparison_keyset_predicate() -> None:
     """`(a, b) < ($1, $2)` makes both columns ranges."""
-    s = scan(
-        "SELECT id FROM orders WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC", "orders"
-    )
+    s = scan("SELECT id FROM orders WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC", "orders")
     assert s.range_columns == ("created_at", "id")
 
 
