@@ -120,7 +120,7 @@ class Finding:
         )
 
 
-def threshold(default: Any, *, help: str) -> Any:  # noqa: A002 - `help` reads best at the call site
+def threshold(default: Any, *, help: str) -> Any:
     """Declare a threshold field: its default and its help text (shown in docs and `checks show`)."""
     return field(default=default, metadata={"help": help})
 

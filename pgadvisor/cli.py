@@ -36,7 +36,7 @@ class UsageProblem(Exception):
     """A usage problem found after click parsed the arguments (exit code 2)."""
 
 
-def _progress(enabled: bool) -> Any:
+def _progress(*, enabled: bool) -> Any:
     """A progress printer on stderr, only for a terminal (CI logs stay clean)."""
     if not enabled or not sys.stderr.isatty():
         return None
@@ -137,7 +137,9 @@ def audit(
         finally:
             _end_progress(say)
     report = run(snap, the_plan)
-    use_color = color if color is not None else (output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    use_color = color if color is not None else (
+        output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
     text = REPORTERS[fmt](report, RenderOptions(min_severity=Severity.parse(min_severity), color=use_color,
                                                 verbose=verbose))
     _emit(text, output)

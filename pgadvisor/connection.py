@@ -95,12 +95,14 @@ def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None
         params = pg_conninfo.conninfo_to_dict(dsn or "")
     except psycopg.ProgrammingError:
         return "<invalid dsn>"
-    host = params.get("host") or "(default)"
-    user = params.get("user") or "(default user)"
+    host = str(params.get("host") or "(default)")
+    user = str(params.get("user") or "(default user)")
     return f"{user}@{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}"
 
 
-def connect(dsn: str | None, opts: SessionOptions | None = None, *, dbname: str | None = None) -> psycopg.Connection[Any]:
+def connect(
+    dsn: str | None, opts: SessionOptions | None = None, *, dbname: str | None = None
+) -> psycopg.Connection[Any]:
     """Open a safe, read-only, autocommit session. ConnectError (no password in it) when it fails."""
     opts = opts or SessionOptions()
     params = parse_dsn(dsn)

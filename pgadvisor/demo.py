@@ -7,6 +7,7 @@ runs as an unprivileged OS user, since PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -62,7 +63,10 @@ def _install() -> PgInstall:
 
 def run_demo(*, keep: bool, fmt: str) -> int:
     """Start the server, plant the problems, audit, print the report. Returns the exit code (0 when it ran)."""
-    say = (lambda m: click.echo(m, err=True)) if fmt == "table" else (lambda m: None)
+    def say(message: str) -> None:
+        if fmt == "table":  # machine formats keep stderr quiet too
+            click.echo(message, err=True)
+
     try:
         install = _install()
         cluster = LocalCluster(install)
@@ -78,10 +82,8 @@ def run_demo(*, keep: bool, fmt: str) -> int:
         cluster.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", DEMO_DB)
         say("Planting problems: an unindexed foreign key, duplicate and redundant indexes, an invalid index ...")
         for statement in PLANTED:
-            try:
+            with contextlib.suppress(Exception):  # the failed CONCURRENTLY build is the point
                 cluster.execute(statement, DEMO_DB)
-            except Exception:  # the failed CONCURRENTLY build is the point  # noqa: BLE001
-                pass
         dsn = cluster.dsn(DEMO_DB, user=MONITOR)
         say(f"Auditing as {MONITOR}, a role granted only pg_monitor: pgadvisor audit \"{dsn}\"\n")
         snap = collect(dsn)

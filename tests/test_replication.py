@@ -37,7 +37,9 @@ def paused(standby_pair: Any) -> Iterator[Any]:
     standby_pair.wait_for_replay()
     standby_pair.standby.execute("SELECT pg_wal_replay_pause()")
     try:
-        standby_pair.primary.execute("INSERT INTO lag_probe SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g")
+        standby_pair.primary.execute(
+            "INSERT INTO lag_probe SELECT g, repeat('x', 100) FROM generate_series(1, 10000) g"
+        )
         time.sleep(1.5)
         yield standby_pair
     finally:

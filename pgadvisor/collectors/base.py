@@ -38,9 +38,9 @@ class Ctx:
 def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, params: Sequence[Any] = ()) -> list[R]:
     """Run the source's SQL for this server version and build frozen rows (lists become tuples)."""
     text = query if query is not None else queries.pick(source, ctx.version)
-    names = {f.name for f in fields(row_cls)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(row_cls)}  # type: ignore[arg-type]  # R is always a dataclass
     with ctx.conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(text, params or None)  # type: ignore[arg-type]
+        cur.execute(text, params or None)
         rows = cur.fetchall()
     return [row_cls(**{k: _clean(k, v) for k, v in row.items() if k in names}) for row in rows]
 

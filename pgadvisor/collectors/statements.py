@@ -14,7 +14,7 @@ from pgadvisor.snapshot import StatementRow, StatementsInfo, Unavailable
 
 def extension_version_num(version: str) -> int:
     """'1.10' -> 110: major * 100 + minor, so versions compare as numbers."""
-    parts = (version.split(".") + ["0"])[:2]
+    parts = [*version.split("."), "0"][:2]
     try:
         return int(parts[0]) * 100 + int(parts[1])
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -64,12 +65,11 @@ def render(report: Report, opts: RenderOptions) -> str:
     return "\n".join(out) + "\n"
 
 
-def _finding_block(f: Finding, style: object) -> list[str]:
-    st = style  # type: ignore[assignment]
+def _finding_block(f: Finding, st: Callable[..., str]) -> list[str]:
     where = f" [{f.database}]" if f.database else ""
     conf = "" if f.confidence is Confidence.HIGH else f" (confidence: {f.confidence.value})"
     lines = [
-        "  " + st(f"{f.check} {f.name}", bold=True) + f"  {f.object}{where}{conf}",  # type: ignore[operator]
+        "  " + st(f"{f.check} {f.name}", bold=True) + f"  {f.object}{where}{conf}",
         *_indent(_wrap(f.message, _WIDTH - 4), 4),
     ]
     if f.evidence:

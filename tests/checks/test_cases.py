@@ -4,11 +4,11 @@ missed finding and a false alarm both fail."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 import psycopg
-
 import pytest
 
 from pgadvisor.collectors import collect
@@ -40,10 +40,8 @@ def run_setup(db: Any, script: str) -> None:
         elif kind == "alone":
             db.execute(text)
         else:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 db.execute(text)
-            except psycopg.Error:
-                pass
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

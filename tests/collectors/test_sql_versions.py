@@ -55,7 +55,9 @@ def expected_to_run(family: str, version: int, server: int) -> bool:
 
 
 # Files that need a context of their own: a standby (tested below), or an extension's schema (`{schema}`).
-GENERIC = [f for f in FILES if not f.startswith(("statements_", "standby_")) and "{" not in SQL_DIR.joinpath(f).read_text()]
+GENERIC = [
+    f for f in FILES if not f.startswith(("statements_", "standby_")) and "{" not in SQL_DIR.joinpath(f).read_text()
+]
 
 
 @pytest.mark.parametrize("name", GENERIC)
@@ -97,7 +99,6 @@ def test_statements_file_runs_for_extension_versions(name: str, fresh_db: Any) -
 @pytest.mark.parametrize("name", [f for f in FILES if f.startswith("standby_")])
 def test_standby_files_run_on_a_standby(name: str, standby_pair: Any) -> None:
     """The replay-status queries run on a real standby (PostgreSQL 15) as the pg_monitor role."""
-    _, version = family_version(name)
     with connect(standby_pair.monitor_dsn_standby) as conn:
         row = conn.execute(SQL_DIR.joinpath(name).read_text()).fetchone()  # type: ignore[arg-type]
         assert row is not None and row[0] is not None
