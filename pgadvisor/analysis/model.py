@@ -243,9 +243,7 @@ class StatementAnalysis:
 
     def scans_of(self, name: str, schema: str | None = None) -> tuple[TableScan, ...]:
         """The scans of the table `name` (optionally in `schema`)."""
-        return tuple(
-            s for s in self.scans if s.table.name == name and (schema is None or s.table.schema == schema)
-        )
+        return tuple(s for s in self.scans if s.table.name == name and (schema is None or s.table.schema == schema))
 
 
 def _unique(items: Iterable[str | None]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pglast import ast, parser
 from pglast.stream import RawStream
@@ -40,6 +41,8 @@ class Parsed:
     error: str | None = None
     position: int | None = None
     max_param: int = 0
+    nodes: tuple[tuple[ast.Node, ...], ...] = ()
+    """Every node of each statement, in pre-order (so detectors need not walk the tree again)."""
 
 
 def parse(text: str) -> Parsed:
@@ -55,10 +58,15 @@ def parse(text: str) -> Parsed:
         return Parsed(error=str(exc.args[0]), position=position)
     except (UnicodeError, ValueError, MemoryError) as exc:
         return Parsed(error=f"{type(exc).__name__}: {exc}")
-    depth, max_param = _measure(statements)
-    if depth > MAX_DEPTH:
-        return Parsed(error=f"statement nests deeper than {MAX_DEPTH} levels")
-    return Parsed(statements=statements, max_param=max_param)
+    nodes = []
+    max_param = 0
+    for statement in statements:
+        flat, highest = _flatten(statement)
+        if flat is None:
+            return Parsed(error=f"statement nests deeper than {MAX_DEPTH} levels")
+        nodes.append(flat)
+        max_param = max(max_param, highest)
+    return Parsed(statements=statements, max_param=max_param, nodes=tuple(nodes))
 
 
 def fingerprint(text: str) -> str | None:
@@ -74,29 +82,47 @@ def statement_kind(stmt: ast.Node) -> StatementKind:
     return _KINDS.get(type(stmt), "utility")
 
 
-def _measure(statements: tuple[ast.RawStmt, ...]) -> tuple[int, int]:
-    """Depth in node levels and highest `$n` of the trees, without recursion."""
-    deepest = 0
+def _flatten(root: ast.Node) -> tuple[tuple[ast.Node, ...] | None, int]:
+    """All nodes of a tree in pre-order and its highest `$n`, without recursion; None past `MAX_DEPTH`."""
+    found: list[ast.Node] = []
     max_param = 0
-    stack: list[tuple[ast.Node, int]] = [(s, 1) for s in statements]
+    stack: list[tuple[ast.Node, int]] = [(root, 1)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return None, max_param
+        found.append(node)
         if isinstance(node, ast.ParamRef) and isinstance(node.number, int):
             max_param = max(max_param, node.number)
-        if depth <= MAX_DEPTH:
-            stack.extend((child, depth + 1) for child in children(node))
-    return deepest, max_param
+        stack.extend((child, depth + 1) for child in reversed(list(children(node))))
+    return tuple(found), max_param
 
 
 def children(node: ast.Node) -> Iterator[ast.Node]:
     """The direct child nodes of `node`, looking inside tuples (lists in the C tree)."""
-    for attr in node:
+    for attr in _node_slots(type(node)):
         value = getattr(node, attr)
         if isinstance(value, ast.Node):
             yield value
         elif isinstance(value, tuple):
             yield from nodes_in(value)
+
+
+_NODE_SLOTS: dict[type[ast.Node], tuple[str, ...]] = {}
+
+
+def _node_slots(cls: type[ast.Node]) -> tuple[str, ...]:
+    """The attributes of a node class that can hold nodes or lists (pointer types other than strings)."""
+    slots = _NODE_SLOTS.get(cls)
+    if slots is None:
+        declared = getattr(cls, "__slots__", {})
+        slots = tuple(
+            name
+            for name, info in (declared.items() if isinstance(declared, dict) else ())
+            if str(getattr(info, "c_type", "*")).endswith("*") and getattr(info, "c_type", "") != "char*"
+        )
+        _NODE_SLOTS[cls] = slots
+    return slots
 
 
 def nodes_in(items: tuple[object, ...]) -> Iterator[ast.Node]:
@@ -205,6 +231,7 @@ def _unqualified(node: ast.Node) -> Iterator[None]:
             ref.fields = fields
 
 
+@lru_cache(maxsize=4096)
 def normalize_expression(text: str) -> str | None:
     """A canonical form of an expression text, to compare a query's expression with an index's.
 

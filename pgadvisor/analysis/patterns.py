@@ -14,7 +14,6 @@ from pglast import ast, enums
 from pgadvisor.analysis.model import PlainValue, Schema, TableDef
 from pgadvisor.analysis.parse import (
     const_value,
-    deparse_unqualified,
     func_name,
     is_star,
     is_subquery,
@@ -76,6 +75,11 @@ class Context:
     schema: Schema | None = None
     statement: int = 0
     options: Options = field(default_factory=Options)
+    nodes: tuple[ast.Node, ...] = ()
+
+    def all_nodes(self) -> tuple[ast.Node, ...]:
+        """Every node of the statement in pre-order (precomputed by the parser when available)."""
+        return self.nodes or tuple(walk(self.stmt))
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def _order_item(scope: Scope, stmt: ast.SelectStmt, sort: ast.SortBy) -> Mapping
     return {
         "column": column[1] if column else None,
         "table": label(base[0]) if base else None,
-        "expression": None if column or node is None else deparse_unqualified(node),
+        "expression": None if column or node is None else scope.text(node),
         "direction": sort_direction(sort),
         "nulls": sort_nulls(sort),
     }
@@ -178,12 +182,8 @@ def _base_label(rel: Relation) -> str | None:
 
 def leading_wildcard(ctx: Context) -> Iterator[Found]:
     """QR010: LIKE / ILIKE whose pattern starts with `%` (proven), or is a bare parameter (unconfirmed)."""
-    for node in walk(ctx.stmt):
-        if (
-            not isinstance(node, ast.A_Expr)
-            or node.kind not in _LIKE_KINDS
-            or operator(node) not in _POSITIVE_LIKE
-        ):
+    for node in ctx.all_nodes():
+        if not isinstance(node, ast.A_Expr) or node.kind not in _LIKE_KINDS or operator(node) not in _POSITIVE_LIKE:
             continue
         if not isinstance(node.rexpr, ast.Node):
             continue
@@ -199,7 +199,7 @@ def leading_wildcard(ctx: Context) -> Iterator[Found]:
             "pattern": literal if isinstance(literal, str) else None,
             "column": base[1] if base else (column[1] if column else None),
             "table": label(base[0]) if base else None,
-            "expression": None if column or node.lexpr is None else deparse_unqualified(node.lexpr),
+            "expression": None if column or node.lexpr is None else ctx.scope.text(node.lexpr),
         }
         what = "a leading %" if start == "wildcard" else "a pattern that may start with %"
         yield Found("QR010", f"{_LIKE_KINDS[node.kind]} with {what}", extra, _location(node))
@@ -238,12 +238,7 @@ def _wrapped_sides(ctx: Context, block: Block, node: ast.A_Expr, source: str) ->
         rel = next(iter(tables.values()))
         other = sides[1 - i]
         other_nodes = other if isinstance(other, tuple) else (other,)
-        if any(
-            r is rel
-            for o in other_nodes
-            if isinstance(o, ast.Node)
-            for r, _ in block_columns(ctx.scope, o, block)
-        ):
+        if any(r is rel for o in other_nodes if isinstance(o, ast.Node) for r, _ in block_columns(ctx.scope, o, block)):
             continue
         yield _non_sargable_found(ctx, rel, side, wrapper, [c for _, c in columns], operator(node), source)
 
@@ -272,7 +267,7 @@ def _non_sargable_found(
     source: str,
 ) -> Found:
     """Build the QR011 finding, with the indexes that could match when the schema is known."""
-    expression = deparse_unqualified(side)
+    expression = ctx.scope.text(side)
     extra: dict[str, PlainValue] = {
         "table": label(rel),
         "column": columns[0],
@@ -319,7 +314,7 @@ def not_in_subquery(ctx: Context) -> Iterator[Found]:
     """QR012: `x NOT IN (SELECT ...)` (or `x <> ALL (SELECT ...)`): no rows at all once the sub-query
     yields a NULL."""
     children = {id(link): child for block in ctx.scope.blocks for link, child in block.sublinks}
-    for node in walk(ctx.stmt):
+    for node in ctx.all_nodes():
         link, form = _negated_sublink(node)
         if link is None:
             continue
@@ -359,7 +354,7 @@ def _not_in_found(ctx: Context, link: ast.SubLink, child: Block | None, form: st
         "column": column[1] if column else None,
         "table": label(column[0]) if column else None,
         "nullable": _nullable(column),
-        "outer": deparse_unqualified(link.testexpr) if link.testexpr is not None else None,
+        "outer": ctx.scope.text(link.testexpr) if link.testexpr is not None else None,
     }
     what = f"{extra['table']}.{extra['column']}" if column else "the sub-query's output"
     return Found("QR012", f"{form} (SELECT ...) over {what}", extra, _location(link))
@@ -471,7 +466,7 @@ def _linked_groups(scope: Scope, block: Block) -> list[list[Relation]]:
 def or_chain(ctx: Context) -> Iterator[Found]:
     """QR021: `col = $1 OR col = $2 OR col = $3 ...` on one column (`col = ANY($1)` does it in one probe)."""
     minimum = ctx.options.or_chain_min_terms
-    for node in walk(ctx.stmt):
+    for node in ctx.all_nodes():
         if not isinstance(node, ast.BoolExpr) or node.boolop != enums.BoolExprType.OR_EXPR:
             continue
         counts: dict[tuple[object, ...], list[ast.ColumnRef]] = {}

@@ -177,9 +177,7 @@ def _add_condition(stmt: ast.SelectStmt, condition: ast.Node) -> None:
     if stmt.whereClause is None:
         stmt.whereClause = condition
     else:
-        stmt.whereClause = ast.BoolExpr(
-            boolop=enums.BoolExprType.AND_EXPR, args=(stmt.whereClause, condition)
-        )
+        stmt.whereClause = ast.BoolExpr(boolop=enums.BoolExprType.AND_EXPR, args=(stmt.whereClause, condition))
 
 
 def _condition(qualifier: str, keys: Sequence[_Key], values: Sequence[ast.Node]) -> ast.Node:
@@ -195,9 +193,7 @@ def _condition(qualifier: str, keys: Sequence[_Key], values: Sequence[ast.Node])
         terms = [_op("=", _ref(qualifier, keys[j].column), values[j]) for j in range(i)]
         terms.append(_op("<" if key.descending else ">", refs[i], values[i]))
         branches.append(
-            terms[0]
-            if len(terms) == 1
-            else ast.BoolExpr(boolop=enums.BoolExprType.AND_EXPR, args=tuple(terms))
+            terms[0] if len(terms) == 1 else ast.BoolExpr(boolop=enums.BoolExprType.AND_EXPR, args=tuple(terms))
         )
     return ast.BoolExpr(boolop=enums.BoolExprType.OR_EXPR, args=tuple(branches))
 

@@ -22,7 +22,7 @@ from pgadvisor.analysis.model import (
     ScanRole,
     TableScan,
 )
-from pgadvisor.analysis.parse import deparse_unqualified, is_null_const, is_star, operator, returning, walk
+from pgadvisor.analysis.parse import is_null_const, is_star, operator, returning, walk
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
     RANGE_OPS,
@@ -136,11 +136,7 @@ def _unusable(item: Filter) -> Filter:
 def _leaves(expr: ast.Node, *, usable: bool) -> Iterator[tuple[ast.Node, bool]]:
     """Predicates of a condition; those under OR (or a NOT of a compound) are not usable."""
     if isinstance(expr, ast.BoolExpr):
-        if (
-            expr.boolop == enums.BoolExprType.NOT_EXPR
-            and expr.args
-            and isinstance(expr.args[0], ast.ColumnRef)
-        ):
+        if expr.boolop == enums.BoolExprType.NOT_EXPR and expr.args and isinstance(expr.args[0], ast.ColumnRef):
             yield expr, usable
             return
         inner_usable = usable and expr.boolop == enums.BoolExprType.AND_EXPR
@@ -215,9 +211,7 @@ def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple
             values=node.rexpr,
         )
     if kind in (_K.AEXPR_BETWEEN, _K.AEXPR_BETWEEN_SYM):
-        return _simple(
-            scope, block, node.lexpr, node, "BETWEEN", "range", "param", constant=True, values=node.rexpr
-        )
+        return _simple(scope, block, node.lexpr, node, "BETWEEN", "range", "param", constant=True, values=node.rexpr)
     if kind in (_K.AEXPR_NOT_BETWEEN, _K.AEXPR_NOT_BETWEEN_SYM):
         return _simple(scope, block, node.lexpr, node, "NOT BETWEEN", "other", "param", values=node.rexpr)
     if kind == _K.AEXPR_LIKE and op == "~~" and isinstance(node.rexpr, ast.Node):
@@ -233,9 +227,7 @@ def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple
                 constant=True,
                 values=node.rexpr,
             )
-        return _simple(
-            scope, block, node.lexpr, node, "LIKE", "other", _operand(node.rexpr), values=node.rexpr
-        )
+        return _simple(scope, block, node.lexpr, node, "LIKE", "other", _operand(node.rexpr), values=node.rexpr)
     if kind in (_K.AEXPR_LIKE, _K.AEXPR_ILIKE) and isinstance(node.rexpr, ast.Node):
         return _simple(
             scope,
@@ -250,9 +242,7 @@ def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple
     return []
 
 
-def _comparison(
-    scope: Scope, block: Block, node: ast.A_Expr, op: str
-) -> list[tuple[Relation, Filter | JoinKey]]:
+def _comparison(scope: Scope, block: Block, node: ast.A_Expr, op: str) -> list[tuple[Relation, Filter | JoinKey]]:
     """`a op b` in either orientation: join key, filter against a value, or row comparison."""
     left = node.lexpr if isinstance(node.lexpr, ast.Node) else None
     right = node.rexpr if isinstance(node.rexpr, ast.Node) else None
@@ -269,9 +259,7 @@ def _comparison(
     for subject, value in ((left, right), (right, left)):
         if isinstance(value, ast.Node) and is_null_const(value):
             kind = "other"
-        found.extend(
-            _simple(scope, block, subject, node, op, kind, _operand(value), constant=True, values=value)
-        )
+        found.extend(_simple(scope, block, subject, node, op, kind, _operand(value), constant=True, values=value))
     return found
 
 
@@ -310,12 +298,10 @@ def _simple(
         return []
     names = tuple(dict.fromkeys(col for _, col in columns))
     plain = bare_column(scope, subject)
-    expression = None if plain is not None else deparse_unqualified(subject)
+    expression = None if plain is not None else scope.text(subject)
     if plain is None and expression is None:
         return []
-    text = (
-        deparse_unqualified(predicate) if constant and predicate is not None and _is_literal(values) else None
-    )
+    text = scope.text(predicate) if constant and predicate is not None and _is_literal(values) else None
     item = Filter(op, kind, operand, names, plain[1] if plain else None, expression, text)
     return [(rel, item)]
 
@@ -396,9 +382,7 @@ def _order_by(scope: Scope, block: Block) -> tuple[Relation | None, tuple[OrderI
         column = bare_column(scope, node)
         plain = plain and column is not None
         if plain and column is not None:
-            items.append(
-                OrderItem(column[1], "desc" if sort_direction(sort) == "desc" else "asc", _nulls(sort))
-            )
+            items.append(OrderItem(column[1], "desc" if sort_direction(sort) == "desc" else "asc", _nulls(sort)))
     if len(owners) != 1 or owner is None or owner.kind != "table":
         return None, ()
     return owner, tuple(items)

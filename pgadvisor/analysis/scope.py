@@ -19,7 +19,16 @@ from typing import Literal
 from pglast import ast, enums
 
 from pgadvisor.analysis.model import Schema, TableDef, TableRef
-from pgadvisor.analysis.parse import func_name, is_star, is_subquery, names, nodes_in, returning, walk
+from pgadvisor.analysis.parse import (
+    deparse_unqualified,
+    func_name,
+    is_star,
+    is_subquery,
+    names,
+    nodes_in,
+    returning,
+    walk,
+)
 
 RelKind = Literal["table", "cte", "subquery", "function", "values", "other"]
 BlockRole = Literal["select", "setop", "values", "update", "delete", "insert"]
@@ -116,6 +125,14 @@ class Scope:
 
     blocks: list[Block]
     bindings: dict[int, Binding]
+    texts: dict[int, str | None] = field(default_factory=dict)
+
+    def text(self, node: ast.Node) -> str | None:
+        """The unqualified SQL text of an expression of this statement (deparsed once, then remembered)."""
+        key = id(node)
+        if key not in self.texts:
+            self.texts[key] = deparse_unqualified(node)
+        return self.texts[key]
 
     def binding(self, ref: ast.ColumnRef) -> Binding | None:
         """The binding of a column reference of this statement."""
@@ -197,9 +214,7 @@ class _Builder:
             return self.insert(node, parent, ctes)
         return None
 
-    def new_block(
-        self, node: ast.Node, parent: Block | None, ctes: Mapping[str, Cte], role: BlockRole
-    ) -> Block:
+    def new_block(self, node: ast.Node, parent: Block | None, ctes: Mapping[str, Cte], role: BlockRole) -> Block:
         """Register a new block."""
         block = Block(node, parent, ctes, len(self.blocks), role, self.statement_index)
         self.blocks.append(block)
@@ -249,9 +264,7 @@ class _Builder:
         block.outputs = left.outputs if left is not None else None
         return block
 
-    def modify(
-        self, stmt: ast.UpdateStmt | ast.DeleteStmt, parent: Block | None, ctes: Mapping[str, Cte]
-    ) -> Block:
+    def modify(self, stmt: ast.UpdateStmt | ast.DeleteStmt, parent: Block | None, ctes: Mapping[str, Cte]) -> Block:
         """UPDATE ... FROM / DELETE ... USING: the target table is the block's first relation."""
         ctes = self.with_clause(stmt.withClause, parent, ctes)
         role: BlockRole = "update" if isinstance(stmt, ast.UpdateStmt) else "delete"
@@ -391,9 +404,7 @@ class _Builder:
                 fname = func_name(entry[0])
                 break
         declared = names(item.alias.colnames) if item.alias is not None else ()
-        columns_from_def = tuple(
-            c.colname for c in item.coldeflist or () if isinstance(c, ast.ColumnDef) and c.colname
-        )
+        columns_from_def = tuple(c.colname for c in item.coldeflist or () if isinstance(c, ast.ColumnDef) and c.colname)
         name = _alias(item) or fname or "?function"
         columns = declared or columns_from_def or None
         return self.add(block, Relation(name, "function", block, component, columns=columns))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pglast import ast
 
 from pgadvisor.analysis.model import Pattern, Schema, StatementAnalysis, StatementKind, TableRef, TableScan
-from pgadvisor.analysis.parse import fingerprint, parse, statement_kind, walk
+from pgadvisor.analysis.parse import Parsed, fingerprint, parse, statement_kind
 from pgadvisor.analysis.patterns import DETECTORS, Context, Options
 from pgadvisor.analysis.scans import build_scans
 from pgadvisor.analysis.scope import Scope, build_scope
@@ -25,37 +25,35 @@ def analyze(query: str, schema: Schema | None = None, *, options: Options | None
     if not parsed.statements:
         return StatementAnalysis(kind="other", parse_error="no statement in text")
     try:
-        return _analyze(query, parsed.statements, parsed.max_param, schema, options or Options())
+        return _analyze(query, parsed, schema, options or Options())
     except RecursionError:
         return StatementAnalysis(kind="other", parse_error="statement too complex to analyse")
 
 
-def _analyze(
-    query: str, statements: tuple[ast.RawStmt, ...], max_param: int, schema: Schema | None, options: Options
-) -> StatementAnalysis:
+def _analyze(query: str, parsed: Parsed, schema: Schema | None, options: Options) -> StatementAnalysis:
     """Analyse every statement of a parsed text and merge the results."""
     tables: list[TableRef] = []
     patterns: list[Pattern] = []
     scans: list[TableScan] = []
     kinds: set[StatementKind] = set()
-    for index, raw in enumerate(statements):
+    for index, (raw, nodes) in enumerate(zip(parsed.statements, parsed.nodes, strict=True)):
         stmt = raw.stmt
         if stmt is None:
             continue
         kinds.add(statement_kind(stmt))
         scope = build_scope(stmt, schema, index)
-        tables.extend(_tables(stmt, scope, schema))
-        ctx = Context(stmt, scope, schema, index, options)
+        tables.extend(_tables(nodes, scope, schema))
+        ctx = Context(stmt, scope, schema, index, options, nodes)
         patterns.extend(_patterns(ctx))
         scans.extend(build_scans(scope))
     return StatementAnalysis(
         kind=kinds.pop() if len(kinds) == 1 else "other",
         fingerprint=fingerprint(query),
-        statement_count=len(statements),
+        statement_count=len(parsed.statements),
         tables=tuple(dict.fromkeys(tables)),
         patterns=tuple(patterns),
         scans=tuple(scans),
-        max_param=max_param,
+        max_param=parsed.max_param,
     )
 
 
@@ -68,12 +66,12 @@ def _patterns(ctx: Context) -> list[Pattern]:
     ]
 
 
-def _tables(stmt: ast.Node, scope: Scope, schema: Schema | None) -> list[TableRef]:
+def _tables(nodes: tuple[ast.Node, ...], scope: Scope, schema: Schema | None) -> list[TableRef]:
     """Base tables referenced: from the resolved blocks, or for utility statements every table name."""
     if scope.blocks:
         return [rel.table for block in scope.blocks for rel in block.relations if rel.table is not None]
     found: list[TableRef] = []
-    for node in walk(stmt):
+    for node in nodes:
         if isinstance(node, ast.RangeVar) and node.relname:
             table = schema.lookup(node.relname, node.schemaname) if schema is not None else None
             resolved = node.schemaname or (table.schema if table is not None else None)

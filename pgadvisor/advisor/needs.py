@@ -1,0 +1,138 @@
+"""What a workload asks of each table: statements from pg_stat_statements, parsed into per-table needs.
+
+`ScanNeed` is the advisor's own small interface; `needs_of()` fills it from `pgadvisor.analysis`, which resolves
+aliases, CTEs, subqueries and unqualified columns against a schema built from the snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pgadvisor.analysis import ColumnDef, IndexDef, Schema, StatementAnalysis, TableDef, TableScan, analyze
+from pgadvisor.snapshot import ColumnRow, IndexRow, StatementRow, TableRow
+
+
+@dataclass(frozen=True, slots=True)
+class ScanNeed:
+    """What one statement asks of one table: the raw material of index candidates."""
+
+    schema: str
+    table: str
+    equality: tuple[str, ...] = ()  # =, IN, = ANY, IS NULL
+    ranges: tuple[str, ...] = ()  # <, >=, BETWEEN, prefix LIKE
+    order_by: tuple[tuple[str, str], ...] = ()  # (column, asc|desc)
+    has_limit: bool = False
+    projected: tuple[str, ...] | None = None  # None: SELECT * or unknown
+    expressions: tuple[str, ...] = ()  # equality filters on an expression: lower(email)
+    constants: tuple[tuple[str, str], ...] = ()  # (column, predicate text) usable as a partial index WHERE
+    joins: tuple[str, ...] = ()
+    role: str = "read"
+
+    @property
+    def indexable(self) -> bool:
+        """True when some filter, join, expression or LIMIT sort could use an index."""
+        return bool(self.equality or self.ranges or self.expressions or self.joins or self.constants
+                    or (self.has_limit and self.order_by))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadStatement:
+    """A statement of the workload with its parsed needs."""
+
+    row: StatementRow
+    kind: str
+    needs: tuple[ScanNeed, ...]
+    max_param: int
+
+
+def build_schema(database: str, tables: Iterable[TableRow], columns: Iterable[ColumnRow],
+                 indexes: Iterable[IndexRow]) -> Schema:
+    """An analysis `Schema` for one database of the snapshot."""
+    cols: dict[tuple[str, str], list[ColumnDef]] = {}
+    for c in sorted((c for c in columns if c.database == database), key=lambda c: c.attnum):
+        cols.setdefault((c.schema, c.table), []).append(ColumnDef(c.name, c.type, c.not_null))
+    idx: dict[tuple[str, str], list[IndexDef]] = {}
+    for ix in indexes:
+        if ix.database == database:
+            idx.setdefault((ix.schema, ix.table), []).append(
+                IndexDef(ix.name, ix.columns, ix.method, tuple(split_expressions(ix.expressions or "")), ix.predicate,
+                         ix.is_unique)
+            )
+    defs = tuple(
+        TableDef(t.name, tuple(cols.get((t.schema, t.name), ())), t.schema, (), tuple(idx.get((t.schema, t.name), ())))
+        for t in tables if t.database == database
+    )
+    return Schema(tables=defs, search_path=("public",))
+
+
+def need_of(scan: TableScan) -> ScanNeed | None:
+    """The advisor's view of one analysed table scan; None when the table is not resolved."""
+    if scan.table.schema is None:
+        return None
+    exprs = tuple(dict.fromkeys(
+        f.expression for f in scan.expression_filters if f.kind == "equality" and f.expression
+    ))
+    constants = tuple(dict.fromkeys(
+        (f.column, f.constant) for f in scan.filters if f.usable and f.constant and f.column
+    ))
+    return ScanNeed(
+        schema=scan.table.schema,
+        table=scan.table.name,
+        equality=scan.equality_columns,
+        ranges=scan.range_columns,
+        order_by=tuple((o.column, o.direction) for o in scan.order_by),
+        has_limit=scan.has_limit,
+        projected=None if scan.star else scan.projected,
+        expressions=exprs,
+        constants=constants,
+        joins=scan.join_columns,
+        role=scan.role,
+    )
+
+
+def analyse(row: StatementRow, schema: Schema) -> WorkloadStatement | None:
+    """Parse one statement; None when it is not a single SELECT, UPDATE or DELETE."""
+    facts: StatementAnalysis = analyze(row.query, schema)
+    if facts.parse_error or facts.statement_count != 1 or facts.kind not in ("select", "update", "delete"):
+        return None
+    needs = tuple(n for n in (need_of(s) for s in facts.scans) if n is not None and n.indexable)
+    return WorkloadStatement(row, facts.kind, needs, facts.max_param)
+
+
+def workload(statements: Iterable[StatementRow], database: str, *, min_calls: int, min_mean_ms: float,
+             coverage: float, limit: int) -> list[StatementRow]:
+    """Top statements of one database by total time that cover `coverage` of it, with the call/mean filters."""
+    rows = sorted((s for s in statements if s.database == database and s.calls > 0),
+                  key=lambda s: -s.total_exec_ms)
+    total = sum(s.total_exec_ms for s in rows) or 1.0
+    out: list[StatementRow] = []
+    running = 0.0
+    for s in rows:
+        if running / total >= coverage or len(out) >= limit:
+            break
+        running += s.total_exec_ms
+        if s.calls >= min_calls and s.mean_exec_ms >= min_mean_ms:
+            out.append(s)
+    return out
+
+
+def split_expressions(text: str) -> list[str]:
+    """pg_get_expr(indexprs) joins expressions with ', ': split at top-level commas."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, False
+    for ch in text:
+        if ch == "'":
+            quote = not quote
+        if not quote:
+            depth += ch == "("
+            depth -= ch == ")"
+            if ch == "," and depth == 0:
+                parts.append("".join(current).strip())
+                current = []
+                continue
+        current.append(ch)
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts

@@ -1,0 +1,253 @@
+"""Tier A of the missing-index advisor: plan the workload with hypothetical indexes (HypoPG), build nothing.
+
+Everything happens in the read-only session: `hypopg_create_index` only adds an index to this backend's
+memory. Each statement of pg_stat_statements is planned generically, as its `$n` text stands:
+`EXPLAIN (GENERIC_PLAN, FORMAT JSON)` on 16+, and on 13-15 `PREPARE` + `SET LOCAL plan_cache_mode =
+force_generic_plan` + `EXPLAIN EXECUTE` with NULL parameters, inside a transaction that is rolled back (and the
+prepared statement deallocated). Nothing is executed. Then the advisor's greedy selection (default limits)
+chooses a set, and every affected statement is planned again with the whole set, so an index that only wins
+alone is caught. `hypopg_reset()` always runs at the end.
+
+EXPLAIN needs SELECT on the tables: for a pg_monitor-only role the part is Unavailable with the grant that fixes
+it, and IX011 falls back to its tier B estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgadvisor import advisor
+from pgadvisor.advisor import Candidate, SelectOptions, WorkloadStatement
+from pgadvisor.collectors.base import Ctx
+from pgadvisor.collectors.index_stats import extension_schema
+from pgadvisor.snapshot import (
+    ColumnRow,
+    ColumnStatsRow,
+    IndexRow,
+    StatementRow,
+    TableRow,
+    Unavailable,
+    WhatIf,
+    WhatIfCandidate,
+    WhatIfPlan,
+)
+
+MAX_STATEMENTS = 50
+MAX_CANDIDATES = 200
+_PREPARED = "pgadvisor_whatif"
+
+
+@dataclass(frozen=True)
+class WhatIfInputs:
+    """The snapshot parts the what-if collector works from (already collected)."""
+
+    statements: tuple[StatementRow, ...] | Unavailable
+    tables: tuple[TableRow, ...] | Unavailable
+    columns: tuple[ColumnRow, ...] | Unavailable
+    indexes: tuple[IndexRow, ...] | Unavailable
+    column_stats: tuple[ColumnStatsRow, ...] | Unavailable
+    window_s: float
+    table_window_s: float
+
+
+class _Denied(Exception):
+    """EXPLAIN was refused for lack of SELECT privilege."""
+
+
+def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
+    """Plan the database's workload with hypothetical indexes; Unavailable when HypoPG or privileges lack."""
+    for name in ("statements", "tables", "columns", "indexes"):
+        part = getattr(inputs, name)
+        if isinstance(part, Unavailable):
+            return Unavailable(f"needs {name}: {part.reason}")
+    assert isinstance(inputs.statements, tuple) and isinstance(inputs.tables, tuple)
+    assert isinstance(inputs.columns, tuple) and isinstance(inputs.indexes, tuple)
+    hypo_schema = extension_schema(ctx, "hypopg")
+    if hypo_schema is None:
+        return Unavailable(f"hypopg is not installed in database {ctx.database} (CREATE EXTENSION hypopg)")
+    with ctx.conn.cursor() as cur:
+        cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'hypopg'")
+        version_row = cur.fetchone()
+    hypo_version = str(version_row[0]) if version_row else "?"
+    schema = advisor.build_schema(ctx.database, inputs.tables, inputs.columns, inputs.indexes)
+    rows = advisor.workload(inputs.statements, ctx.database, min_calls=2, min_mean_ms=0.0, coverage=0.99,
+                            limit=MAX_STATEMENTS)
+    analysed = [w for w in (advisor.analyse(r, schema) for r in rows) if w is not None and w.needs]
+    selectivity = advisor.selectivity_from(inputs.column_stats, inputs.tables)
+    proposal = advisor.propose(analysed, inputs.indexes, selectivity, limit=MAX_CANDIDATES)
+    method = "generic_plan" if ctx.version >= 160000 else "prepare"
+    users = {r.queryid: r.user for r in rows}
+    runner = _Planner(ctx, hypo_schema, users)
+    notes: list[str] = []
+    plans: list[WhatIfPlan] = []
+    cands: list[WhatIfCandidate] = []
+    try:
+        runner.reset()
+        denied = 0
+        for st in analysed:
+            plan = runner.plan(st, ())
+            denied += plan.error is not None and plan.error.startswith("permission denied")
+            plans.append(plan)
+        if denied and not any(p.cost is not None for p in plans):
+            return Unavailable(
+                "EXPLAIN needs SELECT on the workload's tables, which this role lacks "
+                "(GRANT pg_read_all_data TO <role>, 14+); IX011 falls back to its estimate"
+            )
+        ok = {p.queryid for p in plans if p.cost is not None}
+        planned = [st for st in analysed if st.row.queryid in ok]
+        for idx, cand in enumerate(proposal.candidates):
+            oid, size = runner.create(cand)
+            cands.append(_candidate(idx, ctx.database, cand, size, proposal.sources[cand]))
+            for st in planned:
+                if any((n.schema, n.table) == (cand.schema, cand.table) for n in st.needs):
+                    plans.append(runner.plan(st, ((idx, oid),)))
+            runner.drop(oid)
+        result = WhatIf(hypo_version, method, tuple(cands), tuple(plans), (), ())
+        chosen = _choose(result, inputs, ctx.database)
+        if chosen:
+            created = tuple((i, runner.create(proposal.candidates[i])[0]) for i in chosen)
+            tables = {(proposal.candidates[i].schema, proposal.candidates[i].table) for i in chosen}
+            for st in planned:
+                if any((n.schema, n.table) in tables for n in st.needs):
+                    plans.append(runner.plan(st, created))
+        if len(analysed) < len(rows):
+            notes.append(f"{len(rows) - len(analysed)} statement(s) not planned: not a single SELECT/UPDATE/DELETE "
+                         "with an indexable filter, or not parsed")
+        if proposal.covered:
+            notes.append(f"{proposal.covered} candidate(s) dropped: an existing index already serves them")
+        return WhatIf(hypo_version, method, tuple(cands), tuple(plans), chosen, tuple(notes))
+    finally:
+        runner.reset()
+
+
+def _choose(result: WhatIf, inputs: WhatIfInputs, database: str) -> tuple[int, ...]:
+    assert isinstance(inputs.statements, tuple) and isinstance(inputs.tables, tuple)
+    rows = {r.queryid: r for r in inputs.statements if r.database == database}
+    tables = {(t.schema, t.name): t for t in inputs.tables if t.database == database}
+    stmts, options, prefix_of = advisor.tier_a_inputs(result, rows, tables, inputs.window_s,
+                                                      inputs.table_window_s)
+    return advisor.select(stmts, options, SelectOptions(), prefix_of).chosen
+
+
+def _candidate(idx: int, database: str, c: Candidate, size: int | None, sources: Sequence[int]) -> WhatIfCandidate:
+    return WhatIfCandidate(idx, database, c.schema, c.table, c.keys, c.directions, c.include, c.predicate,
+                           c.ddl(), size, tuple(sources))
+
+
+class _Planner:
+    """Creates hypothetical indexes and plans statements generically in the read-only session."""
+
+    def __init__(self, ctx: Ctx, hypo_schema: str, users: dict[int, str | None]) -> None:
+        self.ctx = ctx
+        self.hypo = sql.Identifier(hypo_schema)
+        self.users = users
+        self.names: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self.ctx.conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT {}.hypopg_reset()").format(self.hypo))
+        self.names.clear()
+
+    def create(self, cand: Candidate) -> tuple[int, int | None]:
+        with self.ctx.conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT indexrelid::int8, indexname::text FROM {}.hypopg_create_index(%s)")
+                        .format(self.hypo), (cand.ddl(concurrently=False),))
+            row = cur.fetchone()
+            assert row is not None
+            oid, name = int(row[0]), str(row[1])
+            cur.execute(sql.SQL("SELECT {}.hypopg_relation_size(%s::oid)").format(self.hypo), (oid,))
+            size = cur.fetchone()
+        self.names[name] = oid
+        return oid, (int(size[0]) if size and size[0] is not None else None)
+
+    def drop(self, oid: int) -> None:
+        with self.ctx.conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT {}.hypopg_drop_index(%s::oid)").format(self.hypo), (oid,))
+        self.names = {n: o for n, o in self.names.items() if o != oid}
+
+    def plan(self, st: WorkloadStatement, present: tuple[tuple[int, int], ...]) -> WhatIfPlan:
+        ids = tuple(i for i, _ in present)
+        by_oid = {oid: i for i, oid in present}
+        try:
+            doc = self._explain(st)
+        except _Denied as exc:
+            return WhatIfPlan(st.row.queryid, self.ctx.database, ids, None, (), f"permission denied: {exc}")
+        except psycopg.Error as exc:
+            if self.ctx.conn.broken:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return WhatIfPlan(st.row.queryid, self.ctx.database, ids, None, (), first[:200])
+        top = doc[0]["Plan"]
+        used = []
+        for name in _index_names(top):
+            oid = self.names.get(name)
+            if oid is not None and oid in by_oid and by_oid[oid] not in used:
+                used.append(by_oid[oid])
+        return WhatIfPlan(st.row.queryid, self.ctx.database, ids, float(top["Total Cost"]), tuple(used), None)
+
+    def _explain(self, st: WorkloadStatement) -> Any:
+        conn = self.ctx.conn
+        path = sql.SQL("SET LOCAL search_path = {}, public").format(
+            sql.Identifier(self.users.get(st.row.queryid) or "public"))
+        prepared = False
+        try:
+            with conn.transaction(force_rollback=True), conn.cursor() as cur:
+                cur.execute(path)
+                if self.ctx.version >= 160000:
+                    cur.execute("EXPLAIN (GENERIC_PLAN, FORMAT JSON) " + st.row.query)
+                else:
+                    cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                    cur.execute(f"PREPARE {_PREPARED} AS " + st.row.query)
+                    prepared = True
+                    args = ", ".join(["NULL"] * st.max_param)
+                    cur.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}" + (f"({args})" if args else ""))
+                row = cur.fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise _Denied(str(exc).strip().splitlines()[0]) from None
+        finally:
+            if prepared:
+                with _quiet(), conn.cursor() as cur:
+                    cur.execute(f"DEALLOCATE {_PREPARED}")
+        assert row is not None
+        value = row[0]
+        return json.loads(value) if isinstance(value, str) else value
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    with suppress(psycopg.errors.InvalidSqlStatementName):
+        yield
+
+
+def _index_names(node: dict[str, Any]) -> Iterator[str]:
+    if "Index Name" in node:
+        yield str(node["Index Name"])
+    for child in node.get("Plans", []):
+        yield from _index_names(child)
+
+
+def collect_whatif_part(
+    ctx: Ctx, parts: dict[str, Any], statements: Any, statements_info: Any, server: Any, started: float
+) -> WhatIf | Unavailable:
+    """The `whatif` snapshot part for the connected database, guarded (called once the other parts exist)."""
+    from pgadvisor.collectors.base import guarded
+
+    reset = getattr(statements_info, "stats_reset", None)
+    start = getattr(server, "start_time", None)
+    inputs = WhatIfInputs(
+        statements=statements,
+        tables=parts.get("tables", Unavailable("not collected")),
+        columns=parts.get("columns", Unavailable("not collected")),
+        indexes=parts.get("indexes", Unavailable("not collected")),
+        column_stats=parts.get("column_stats", Unavailable("not collected")),
+        window_s=advisor.window_seconds(reset, start, started),
+        table_window_s=advisor.window_seconds(None, start, started),
+    )
+    return guarded(ctx, "whatif", lambda: collect_whatif(ctx, inputs))
