@@ -186,7 +186,7 @@ class MissingIndex(Check[MissingThresholds]):
                 continue  # no evidence that this statement scans its table today
             facts = TableFacts(table, by_table.get((need.schema, need.table), {}),
                                types.get((need.schema, need.table), {}),
-                               rows_per_call=row.rows / max(row.calls, 1) if w.kind == "select" else None)
+                               rows_per_call=row.rows / max(row.calls, 1) if w.rows_are_matches else None)
             facts_of[(need.schema, need.table)] = facts
             base = seq_cost(facts, max(1, len(need.equality) + len(need.ranges)), g)
             after: dict[int, float] = {}

@@ -106,8 +106,9 @@ def generate(
                 keys.append(first_range)
                 dirs.append("asc")
         elif need.has_limit and sort and len(keys) + len(sort) <= max_width:
+            # equality keys pin one value, so only the sort keys' directions matter: all-DESC is a backward scan
             keys += [c for c, _ in sort]
-            dirs += [d for _, d in sort]
+            dirs += _canonical([d for _, d in sort])
         dirs = _canonical(dirs)
         if keys:
             out += _with_prefixes(need, tuple(keys), tuple(dirs), predicate)

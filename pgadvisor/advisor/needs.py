@@ -6,8 +6,11 @@ aliases, CTEs, subqueries and unqualified columns against a schema built from th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+import pglast
+from pglast import ast
 
 from pgadvisor.analysis import ColumnDef, IndexDef, Schema, StatementAnalysis, TableDef, TableScan, analyze
 from pgadvisor.snapshot import ColumnRow, IndexRow, StatementRow, TableRow
@@ -44,6 +47,7 @@ class WorkloadStatement:
     kind: str
     needs: tuple[ScanNeed, ...]
     max_param: int
+    rows_are_matches: bool = False  # pss `rows` counts the rows its filter matched (no aggregate, LIMIT ...)
 
 
 def build_schema(database: str, tables: Iterable[TableRow], columns: Iterable[ColumnRow],
@@ -97,7 +101,47 @@ def analyse(row: StatementRow, schema: Schema) -> WorkloadStatement | None:
     if facts.parse_error or facts.statement_count != 1 or facts.kind not in ("select", "update", "delete"):
         return None
     needs = tuple(n for n in (need_of(s) for s in facts.scans) if n is not None and n.indexable)
-    return WorkloadStatement(row, facts.kind, needs, facts.max_param)
+    return WorkloadStatement(row, facts.kind, needs, facts.max_param, _rows_are_matches(row.query))
+
+
+def _rows_are_matches(text: str) -> bool:
+    """True when the statement returns (or changes) exactly the rows its WHERE matched.
+
+    UPDATE and DELETE count the rows they change. A SELECT only when it has no aggregate or other function in
+    its select list, no GROUP BY, DISTINCT, LIMIT, set operation or join: then rows per call over the table's
+    rows is the filter's selectivity.
+    """
+    try:
+        stmts = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return False
+    if len(stmts) != 1:
+        return False
+    stmt = stmts[0].stmt
+    if isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt):
+        returning = getattr(stmt, "returningList", None) or getattr(stmt, "returningClause", None)
+        return not returning and stmt.withClause is None
+    if not isinstance(stmt, ast.SelectStmt) or stmt.op != pglast.enums.SetOperation.SETOP_NONE:
+        return False
+    if stmt.groupClause or stmt.distinctClause or stmt.limitCount or stmt.havingClause or stmt.withClause:
+        return False
+    if not stmt.fromClause or len(stmt.fromClause) != 1 or not isinstance(stmt.fromClause[0], ast.RangeVar):
+        return False
+    for target in stmt.targetList or ():
+        if any(isinstance(n, ast.FuncCall | ast.SubLink) for n in _nodes(target)):
+            return False
+    return True
+
+
+def _nodes(node: object) -> Iterator[object]:
+    """Every node below `node`, itself included (pglast AST)."""
+    yield node
+    if isinstance(node, ast.Node):
+        for attr in node:
+            yield from _nodes(getattr(node, attr))
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _nodes(item)
 
 
 def workload(statements: Iterable[StatementRow], database: str, *, min_calls: int, min_mean_ms: float,
