@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.rows import dict_row
 
 from pgadvisor.collectors import queries
 from pgadvisor.connection import SessionOptions, redact, redact_sql
@@ -39,17 +38,27 @@ def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, 
     """Run the source's SQL for this server version and build frozen rows (lists become tuples)."""
     text = query if query is not None else queries.pick(source, ctx.version)
     names = {f.name for f in fields(row_cls)}  # type: ignore[arg-type]  # R is always a dataclass
-    with ctx.conn.cursor(row_factory=dict_row) as cur:
+    with ctx.conn.cursor() as cur:
         cur.execute(text, params or None)
+        columns = [d.name for d in cur.description or ()]
         rows = cur.fetchall()
-    return [row_cls(**{k: _clean(k, v) for k, v in row.items() if k in names}) for row in rows]
-
-
-def _clean(key: str, value: Any) -> Any:
-    """Plain Python values; statement texts lose any password they carry (CREATE ROLE ... PASSWORD '...')."""
-    if key == "query" and isinstance(value, str):
-        return redact_sql(value)
-    return _plain(value)
+    keep = [(i, name) for i, name in enumerate(columns) if name in names]
+    # One converter per column, chosen from its first non-null value: most columns need none.
+    convert: list[tuple[int, str, Callable[[Any], Any]]] = []
+    for i, name in keep:
+        sample = next((row[i] for row in rows if row[i] is not None), None)
+        if name == "query" and isinstance(sample, str):
+            convert.append((i, name, redact_sql))
+        elif isinstance(sample, list | Decimal):
+            convert.append((i, name, _plain))
+    out = []
+    for row in rows:
+        kwargs = {name: row[i] for i, name in keep}
+        for i, name, fn in convert:
+            if row[i] is not None:
+                kwargs[name] = fn(row[i])
+        out.append(row_cls(**kwargs))
+    return out
 
 
 def _plain(value: Any) -> Any:
