@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -123,14 +124,14 @@ def _sole_fk_indexes(snap: Snapshot) -> set[tuple[str, str, str]]:
     """Per foreign key, the index that should stay to serve it: the smallest, narrowest, oldest usable one."""
     if not isinstance(snap.foreign_keys, tuple) or not isinstance(snap.indexes, tuple):
         return set()
+    by_table: dict[tuple[str, str, str], list[IndexRow]] = defaultdict(list)
+    for ix in snap.indexes:
+        if ix.is_valid and not ix.is_partial:
+            by_table[(ix.database, ix.schema, ix.table)].append(ix)
     out: set[tuple[str, str, str]] = set()
     for fk in snap.foreign_keys:
         want = set(fk.columns)
-        usable = [
-            ix for ix in snap.indexes
-            if (ix.database, ix.schema, ix.table) == (fk.database, fk.schema, fk.table)
-            and ix.is_valid and not ix.is_partial and set(ix.columns[: len(want)]) == want
-        ]
+        usable = [ix for ix in by_table[(fk.database, fk.schema, fk.table)] if set(ix.columns[: len(want)]) == want]
         if usable:
             guard = min(usable, key=lambda ix: (ix.size_bytes, len(ix.columns), ix.oid))
             out.add((guard.database, guard.schema, guard.name))
