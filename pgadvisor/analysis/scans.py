@@ -8,7 +8,7 @@ under OR or NOT are still recorded, with `usable=False`. A JOIN's ON condition f
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pglast import ast, enums
 
@@ -39,6 +39,7 @@ from pgadvisor.analysis.predicates import (
 from pgadvisor.analysis.scope import Block, Relation, Scope, sort_target, star_relations
 
 _K = enums.A_Expr_Kind
+_ROW_SOURCES = ("table", "subquery", "cte")
 
 
 @dataclass
@@ -50,21 +51,23 @@ class _Facts:
 
 
 def build_scans(scope: Scope) -> Iterator[TableScan]:
-    """One `TableScan` per base-table relation of every block."""
+    """One `TableScan` per base-table relation of every block.
+
+    All blocks are read before any scan is built, because a condition on a flattened sub-query's or CTE's
+    column lands on the scan of the base table inside it.
+    """
     referenced: dict[int, list[str]] = {}
     for bound in scope.bindings.values():
         if bound.relation is not None:
             referenced.setdefault(id(bound.relation), []).append(bound.column)
+    facts = {id(rel): _Facts() for block in scope.blocks for rel in block.base_relations()}
     for block in scope.blocks:
-        tables = block.base_relations()
-        if not tables:
-            continue
-        facts = {id(rel): _Facts() for rel in tables}
         for qual in block_quals(block):
-            _collect(scope, block, qual, facts)
+            _collect(scope, qual, facts, _classified(scope, block, qual))
         _using_keys(block, facts)
+    for block in scope.blocks:
         order = _order_by(scope, block)
-        for rel in tables:
+        for rel in block.base_relations():
             yield _scan(scope, block, rel, facts[id(rel)], order, referenced.get(id(rel), []))
 
 
@@ -101,36 +104,50 @@ def _scan(
 # --- predicates --------------------------------------------------------------------------------------
 
 
-def _collect(scope: Scope, block: Block, qual: Qual, facts: dict[int, _Facts]) -> None:
-    """Classify one AND term for every relation it filters or joins."""
+def _classified(scope: Scope, block: Block, qual: Qual) -> Iterator[tuple[Relation, Filter | JoinKey, bool]]:
+    """(relation of this block, filter or join key, usable) for each predicate of one AND term."""
+    for leaf, usable in _leaves(qual.expr, usable=True):
+        for rel, item in _classify(scope, block, leaf):
+            yield rel, item, usable
+
+
+def _collect(
+    scope: Scope, qual: Qual, facts: dict[int, _Facts], items: Iterator[tuple[Relation, Filter | JoinKey, bool]]
+) -> None:
+    """File each classified predicate under the base table it restricts.
+
+    An outer join's ON condition does not filter its preserved side. A condition on a flattened
+    sub-query's column is filed under the base table that column comes from.
+    """
     preserved: set[int] = set()
     if qual.join is not None and qual.join.jointype != enums.JoinType.JOIN_INNER:
         preserved = {id(r) for r in (*qual.join.left, *qual.join.right) if not r.nullable}
-    for leaf, usable in _leaves(qual.expr, usable=True):
-        for rel, item in _classify(scope, block, leaf):
-            target = facts.get(id(rel))
-            if target is None:
-                continue
-            if isinstance(item, JoinKey):
-                target.join_keys.append(
-                    item if usable else JoinKey(item.column, item.other, item.other_column, usable=False)
-                )
-            elif id(rel) not in preserved:
-                target.filters.append(item if usable else _unusable(item))
+    for rel, item, usable in items:
+        if isinstance(item, Filter) and id(rel) in preserved:
+            continue
+        if rel.kind == "table":
+            target: tuple[Relation, str | None] | None = (rel, item.column)
+        else:
+            target = scope.origin(rel, item.column or "", pushdown=True)
+        bucket = facts.get(id(target[0])) if target is not None else None
+        if target is None or bucket is None:
+            continue
+        moved = _moved(item, target[1], usable=usable)
+        if isinstance(moved, JoinKey):
+            bucket.join_keys.append(moved)
+        else:
+            bucket.filters.append(moved)
 
 
-def _unusable(item: Filter) -> Filter:
-    """The same filter, marked as not index-usable."""
-    return Filter(
-        item.op,
-        item.kind,
-        item.operand,
-        item.columns,
-        item.column,
-        item.expression,
-        item.constant,
-        usable=False,
-    )
+def _moved(item: Filter | JoinKey, column: str | None, *, usable: bool) -> Filter | JoinKey:
+    """The predicate re-attached to `column`: the same column, or the base column a sub-query renamed
+    (then the constant text, written with the outer name, no longer applies)."""
+    if isinstance(item, JoinKey):
+        return replace(item, column=column or item.column, usable=item.usable and usable)
+    if column == item.column:
+        return replace(item, usable=usable)
+    columns = (column,) if column else item.columns
+    return replace(item, column=column, columns=columns, constant=None, usable=usable)
 
 
 def _leaves(expr: ast.Node, *, usable: bool) -> Iterator[tuple[ast.Node, bool]]:
@@ -252,8 +269,9 @@ def _comparison(scope: Scope, block: Block, node: ast.A_Expr, op: str) -> list[t
     lcol, rcol = bare_column(scope, left), bare_column(scope, right)
     if lcol and rcol and op == "=" and lcol[0] is not rcol[0]:
         for (rel, col), (other, other_col) in ((lcol, rcol), (rcol, lcol)):
-            if rel.block is block and rel.kind == "table":
-                found.append((rel, JoinKey(col, other.table, other_col)))
+            if rel.block is block and rel.kind in _ROW_SOURCES:
+                source = scope.origin(other, other_col) or (other, other_col)
+                found.append((rel, JoinKey(col, source[0].table, source[1])))
         return found
     kind: FilterKind = "equality" if op == "=" else "range" if op in RANGE_OPS else "other"
     for subject, value in ((left, right), (right, left)):
@@ -294,10 +312,10 @@ def _simple(
     if len(rels) != 1:
         return []
     rel = next(iter(rels.values()))
-    if rel.kind != "table" or _reads(scope, values, rel):
+    plain = bare_column(scope, subject)
+    if rel.kind not in _ROW_SOURCES or (rel.kind != "table" and plain is None) or _reads(scope, values, rel):
         return []
     names = tuple(dict.fromkeys(col for _, col in columns))
-    plain = bare_column(scope, subject)
     expression = None if plain is not None else scope.text(subject)
     if plain is None and expression is None:
         return []

@@ -55,6 +55,7 @@ class Relation:
     inner: Block | None = None
     nullable: bool = False
     target: bool = False
+    cte: Cte | None = None
 
     def may_have(self, column: str) -> bool:
         """Could this relation provide `column`? (True when its columns are unknown.)"""
@@ -108,6 +109,8 @@ class Cte:
     name: str
     block: Block | None
     columns: tuple[str, ...] | None
+    inlinable: bool = False
+    references: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,12 +148,20 @@ class Scope:
             return None
         return self.origin(bound.relation, bound.column)
 
-    def origin(self, relation: Relation, column: str, depth: int = 0) -> tuple[Relation, str] | None:
-        """Follow a relation's column down to the base table column it copies, if any."""
+    def origin(
+        self, relation: Relation, column: str, depth: int = 0, *, pushdown: bool = False
+    ) -> tuple[Relation, str] | None:
+        """Follow a relation's column down to the base table column it copies, if any.
+
+        With `pushdown`, only through sub-queries and CTEs that PostgreSQL flattens into the outer query, so
+        that a condition on the outer column is really a condition on the base table's scan.
+        """
         if relation.kind == "table":
             return relation, column
         inner = relation.inner
         if inner is None or inner.outputs is None or depth > 32:
+            return None
+        if pushdown and not _flattened(relation):
             return None
         if relation.columns is not None and column in relation.columns:
             position = relation.columns.index(column)
@@ -159,7 +170,7 @@ class Scope:
                 if isinstance(expr, ast.ColumnRef):
                     bound = self.bindings.get(id(expr))
                     if bound is not None and bound.relation is not None:
-                        return self.origin(bound.relation, bound.column, depth + 1)
+                        return self.origin(bound.relation, bound.column, depth + 1, pushdown=pushdown)
         return None
 
     def relations_in(self, expr: ast.Node | None, block: Block) -> set[Relation]:
@@ -314,7 +325,8 @@ class _Builder:
                 visible[cte.ctename] = Cte(cte.ctename, None, declared)
             inner = self.query(cte.ctequery, parent, dict(visible)) if cte.ctequery is not None else None
             columns = declared or (inner.output_names() if inner is not None else None)
-            visible[cte.ctename] = Cte(cte.ctename, inner, columns)
+            inlinable = not clause.recursive and cte.ctematerialized != enums.CTEMaterialize.CTEMaterializeAlways
+            visible[cte.ctename] = Cte(cte.ctename, inner, columns, inlinable)
         return visible
 
     # --- FROM items --------------------------------------------------------------------------------------
@@ -348,7 +360,8 @@ class _Builder:
         name = alias or relname
         cte = block.ctes.get(relname) if rv.schemaname is None else None
         if cte is not None:
-            rel = Relation(name, "cte", block, component, columns=cte.columns, inner=cte.block)
+            cte.references += 1
+            rel = Relation(name, "cte", block, component, columns=cte.columns, inner=cte.block, cte=cte)
             return self.add(block, rel)
         tabledef = self.schema.lookup(relname, rv.schemaname) if self.schema is not None else None
         schema = rv.schemaname or (tabledef.schema if tabledef is not None else None)
@@ -520,6 +533,20 @@ def _sort_aliases(stmt: ast.SelectStmt) -> set[int]:
         for s in stmt.sortClause or ()
         if isinstance(s, ast.SortBy) and sort_target(stmt, s.node) is not s.node
     }
+
+
+def _flattened(relation: Relation) -> bool:
+    """True when the planner pulls a sub-query / CTE up into the outer query, so outer conditions on its
+    columns become conditions on its tables: a plain SELECT without grouping, DISTINCT, LIMIT or windows,
+    and for a CTE one reference, neither RECURSIVE nor MATERIALIZED."""
+    inner = relation.inner
+    stmt = inner.node if inner is not None else None
+    if inner is None or inner.role != "select" or not isinstance(stmt, ast.SelectStmt):
+        return False
+    if relation.cte is not None and (not relation.cte.inlinable or relation.cte.references != 1):
+        return False
+    blockers = (stmt.groupClause, stmt.havingClause, stmt.distinctClause, stmt.limitCount, stmt.limitOffset)
+    return not any(blockers) and not stmt.windowClause and not stmt.lockingClause
 
 
 def _find_relation(block: Block, qualifier: tuple[str, ...]) -> Relation | None:

@@ -202,3 +202,32 @@ def test_row_comparison_keyset_predicate() -> None:
 def test_search_path_resolution() -> None:
     """`events` resolves to audit.events through the schema's search path."""
     assert scan("SELECT 1 FROM events WHERE kind = $1", "events").table == TableRef("audit", "events")
+
+
+def test_conditions_on_flattened_subqueries_reach_the_base_table() -> None:
+    """A filter on a plain sub-query's or single-use CTE's column is a filter of the table inside it."""
+    q = "SELECT * FROM (SELECT id, status AS st FROM orders WHERE total > $1) s WHERE s.st = 'new' AND s.id = $2"
+    s = scan(q, "orders")
+    assert [(f.column, f.op, f.constant) for f in s.filters] == [
+        ("status", "=", None),  # renamed: the literal text would name the wrong column
+        ("id", "=", None),
+        ("total", ">", None),
+    ]
+    cte = "WITH o AS (SELECT * FROM orders) SELECT 1 FROM o JOIN users u ON u.id = o.user_id WHERE o.status = $1"
+    orders = scan(cte, "orders")
+    assert orders.equality_columns == ("status",)
+    assert orders.join_keys == (JoinKey("user_id", TableRef("public", "users", "u"), "id"),)
+    assert scan(cte, "users").join_keys == (JoinKey("id", ORDERS, "user_id"),)
+
+
+def test_conditions_stay_outside_subqueries_that_are_not_flattened() -> None:
+    """DISTINCT / GROUP BY / LIMIT sub-queries and materialized or multiply used CTEs keep their filters."""
+    kept = [
+        "SELECT * FROM (SELECT DISTINCT status FROM orders) s WHERE s.status = $1",
+        "SELECT * FROM (SELECT user_id FROM orders GROUP BY user_id) s WHERE s.user_id = $1",
+        "SELECT * FROM (SELECT id FROM orders LIMIT 10) s WHERE s.id = $1",
+        "WITH o AS MATERIALIZED (SELECT * FROM orders) SELECT 1 FROM o WHERE o.status = $1",
+        "WITH o AS (SELECT * FROM orders) SELECT 1 FROM o JOIN o o2 ON o2.id = o.id WHERE o.status = $1",
+    ]
+    for q in kept:
+        assert scan(q, "orders").filters == (), q
