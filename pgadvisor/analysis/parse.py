@@ -169,10 +169,13 @@ def operator(node: ast.A_Expr) -> str:
 
 
 def returning(stmt: ast.Node) -> tuple[ast.Node, ...]:
-    """The RETURNING list of an INSERT / UPDATE / DELETE / MERGE (empty when absent)."""
+    """The RETURNING list of an INSERT / UPDATE / DELETE / MERGE (empty when absent).
+
+    pglast 8 (PostgreSQL 18 grammar) wraps it in a `ReturningClause`; older pglast had `returningList`.
+    """
     clause = getattr(stmt, "returningClause", None)
-    exprs = clause.exprs if isinstance(clause, ast.ReturningClause) else None
-    return tuple(exprs or ())
+    exprs = getattr(clause, "exprs", None) if clause is not None else getattr(stmt, "returningList", None)
+    return tuple(n for n in exprs or () if isinstance(n, ast.Node))
 
 
 def is_star(ref: ast.ColumnRef) -> bool:

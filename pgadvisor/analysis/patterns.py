@@ -431,7 +431,8 @@ def cross_join(ctx: Context) -> Iterator[Found]:
 
 
 def _linked_groups(scope: Scope, block: Block) -> list[list[Relation]]:
-    """Union-find over FROM components: a WHERE term or LATERAL reference naming two of them links them."""
+    """Union-find over FROM components: a WHERE term or LATERAL reference naming two of them links them.
+    Only tables, sub-queries and CTEs count as row sources; a function in FROM multiplies rows on purpose."""
     components = {r.component for r in block.data_relations()}
     if len(components) < 2:
         return []
@@ -450,8 +451,8 @@ def _linked_groups(scope: Scope, block: Block) -> list[list[Relation]]:
     for term in conjuncts(getattr(block.node, "whereClause", None)):
         link(scope.relations_in(term, block))
     for rel in block.relations:
-        if rel.kind in ("function", "values", "other"):
-            link({rel, *block.relations})  # functions and VALUES are not row sources that multiply
+        if rel.source is not None:  # a function in FROM, linked to what its arguments read
+            link({rel, *scope.relations_in(rel.source, block)})
         elif rel.kind == "subquery" and rel.inner is not None and rel.inner.parent is block:
             link({rel, *scope.relations_in(rel.inner.node, block)})
     grouped: dict[int, list[Relation]] = {}

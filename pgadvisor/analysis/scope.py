@@ -56,6 +56,7 @@ class Relation:
     nullable: bool = False
     target: bool = False
     cte: Cte | None = None
+    source: ast.Node | None = None
 
     def may_have(self, column: str) -> bool:
         """Could this relation provide `column`? (True when its columns are unknown.)"""
@@ -346,7 +347,7 @@ class _Builder:
             self.expressions(block, item.repeatable)
             return [self.range_var(block, item.relation, component)]
         self.expressions(block, item)
-        return [self.add(block, Relation(_alias(item) or "?", "other", block, component))]
+        return [self.add(block, Relation(_alias(item) or "?", "other", block, component, source=item))]
 
     def add(self, block: Block, relation: Relation) -> Relation:
         """Append a relation to a block."""
@@ -420,7 +421,7 @@ class _Builder:
         columns_from_def = tuple(c.colname for c in item.coldeflist or () if isinstance(c, ast.ColumnDef) and c.colname)
         name = _alias(item) or fname or "?function"
         columns = declared or columns_from_def or None
-        return self.add(block, Relation(name, "function", block, component, columns=columns))
+        return self.add(block, Relation(name, "function", block, component, columns=columns, source=item))
 
     # --- expressions -------------------------------------------------------------------------------------
 

@@ -251,6 +251,8 @@ def test_cross_join_linked_through_subquery_and_lateral() -> None:
     ]
     for q in linked:
         assert "QR020" not in analyze(q, SCHEMA).codes(), q
+    p = one("SELECT 1 FROM users u, orders o, generate_series(1, $1) g WHERE u.status = $2", "QR020")
+    assert p.extra["groups"] == (("u",), ("o",))
     p = one("SELECT 1 FROM users u, orders o, items i WHERE o.user_id = u.id", "QR020")
     assert p.extra["groups"] == (("u", "o"), ("i",))
 
