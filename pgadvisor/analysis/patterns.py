@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pglast import ast, enums
 
-from pgadvisor.analysis.model import PlainValue, Schema, TableDef
+from pgadvisor.analysis.model import Pattern, PlainValue, Schema, TableDef
 from pgadvisor.analysis.parse import (
     const_value,
     func_name,
@@ -77,28 +77,24 @@ class Context:
     options: Options = field(default_factory=Options)
     nodes: tuple[ast.Node, ...] = ()
 
+    def pattern(self, code: str, detail: str, extra: Mapping[str, PlainValue], at: object = None) -> Pattern:
+        """A pattern of this statement, located at a node's offset when the parser recorded one."""
+        location = getattr(at, "location", None)
+        offset = location if isinstance(location, int) and location >= 0 else None
+        return Pattern(code, detail, extra, self.statement, offset)
+
     def all_nodes(self) -> tuple[ast.Node, ...]:
         """Every node of the statement in pre-order (precomputed by the parser when available)."""
         return self.nodes or tuple(walk(self.stmt))
 
 
-@dataclass(frozen=True)
-class Found:
-    """A detector's finding before it is stamped with the statement index."""
-
-    code: str
-    detail: str
-    extra: Mapping[str, PlainValue]
-    location: int | None = None
-
-
-Detector = Callable[[Context], Iterator[Found]]
+Detector = Callable[[Context], Iterator[Pattern]]
 
 
 # --- QR009 ---------------------------------------------------------------------------------------------
 
 
-def offset_pagination(ctx: Context) -> Iterator[Found]:
+def offset_pagination(ctx: Context) -> Iterator[Pattern]:
     """QR009: a SELECT with ORDER BY and OFFSET (each page reads and throws away all earlier rows)."""
     for block in ctx.scope.blocks:
         stmt = block.node
@@ -114,7 +110,7 @@ def offset_pagination(ctx: Context) -> Iterator[Found]:
             "tables": _tables(block),
         }
         keys = ", ".join(str(item.get("column") or item.get("expression")) for item in order)
-        yield Found("QR009", f"OFFSET pagination ordered by {keys}", extra, _location(offset))
+        yield ctx.pattern("QR009", f"OFFSET pagination ordered by {keys}", extra, offset)
 
 
 def _order_item(scope: Scope, stmt: ast.SelectStmt, sort: ast.SortBy) -> Mapping[str, PlainValue]:
@@ -134,7 +130,7 @@ def _order_item(scope: Scope, stmt: ast.SelectStmt, sort: ast.SortBy) -> Mapping
 # --- QR014 ---------------------------------------------------------------------------------------------
 
 
-def select_star(ctx: Context) -> Iterator[Found]:
+def select_star(ctx: Context) -> Iterator[Pattern]:
     """QR014: `SELECT *` or `t.*` in a select list (EXISTS sub-queries, whose list is ignored, excepted)."""
     exists_blocks = _exists_blocks(ctx.scope)
     for block in ctx.scope.blocks:
@@ -153,7 +149,7 @@ def select_star(ctx: Context) -> Iterator[Found]:
                 "qualified": len(ref.fields or ()) > 1,
             }
             shown = ", ".join(r.name for r in rels) or "?"
-            yield Found("QR014", f"SELECT * expands every column of {shown}", extra, _location(ref))
+            yield ctx.pattern("QR014", f"SELECT * expands every column of {shown}", extra, ref)
 
 
 def _exists_blocks(scope: Scope) -> set[int]:
@@ -180,7 +176,7 @@ def _base_label(rel: Relation) -> str | None:
 # --- QR010 ---------------------------------------------------------------------------------------------
 
 
-def leading_wildcard(ctx: Context) -> Iterator[Found]:
+def leading_wildcard(ctx: Context) -> Iterator[Pattern]:
     """QR010: LIKE / ILIKE whose pattern starts with `%` (proven), or is a bare parameter (unconfirmed)."""
     for node in ctx.all_nodes():
         if not isinstance(node, ast.A_Expr) or node.kind not in _LIKE_KINDS or operator(node) not in _POSITIVE_LIKE:
@@ -202,13 +198,13 @@ def leading_wildcard(ctx: Context) -> Iterator[Found]:
             "expression": None if column or node.lexpr is None else ctx.scope.text(node.lexpr),
         }
         what = "a leading %" if start == "wildcard" else "a pattern that may start with %"
-        yield Found("QR010", f"{_LIKE_KINDS[node.kind]} with {what}", extra, _location(node))
+        yield ctx.pattern("QR010", f"{_LIKE_KINDS[node.kind]} with {what}", extra, node)
 
 
 # --- QR011 ---------------------------------------------------------------------------------------------
 
 
-def non_sargable(ctx: Context) -> Iterator[Found]:
+def non_sargable(ctx: Context) -> Iterator[Pattern]:
     """QR011: a column wrapped in a function, cast or operator, compared in WHERE or JOIN ... ON."""
     for block in ctx.scope.blocks:
         for qual in block_quals(block):
@@ -224,7 +220,7 @@ def _is_comparison(node: ast.A_Expr) -> bool:
     return True
 
 
-def _wrapped_sides(ctx: Context, block: Block, node: ast.A_Expr, source: str) -> Iterator[Found]:
+def _wrapped_sides(ctx: Context, block: Block, node: ast.A_Expr, source: str) -> Iterator[Pattern]:
     """Report each side of a comparison that wraps columns of exactly one table of this block."""
     sides = [node.lexpr, node.rexpr]
     for i, side in enumerate(sides):
@@ -265,7 +261,7 @@ def _non_sargable_found(
     columns: list[str],
     op: str,
     source: str,
-) -> Found:
+) -> Pattern:
     """Build the QR011 finding, with the indexes that could match when the schema is known."""
     expression = ctx.scope.text(side)
     extra: dict[str, PlainValue] = {
@@ -280,11 +276,11 @@ def _non_sargable_found(
         "expression_index": _expression_index(rel.tabledef, expression),
         "column_index": _column_index(rel.tabledef, columns[0]),
     }
-    return Found(
+    return ctx.pattern(
         "QR011",
         f"{expression} hides column {columns[0]} of {label(rel)} from plain indexes",
         extra,
-        _location(side),
+        side,
     )
 
 
@@ -310,7 +306,7 @@ def _column_index(table: TableDef | None, column: str) -> str | None:
 # --- QR012 ---------------------------------------------------------------------------------------------
 
 
-def not_in_subquery(ctx: Context) -> Iterator[Found]:
+def not_in_subquery(ctx: Context) -> Iterator[Pattern]:
     """QR012: `x NOT IN (SELECT ...)` (or `x <> ALL (SELECT ...)`): no rows at all once the sub-query
     yields a NULL."""
     children = {id(link): child for block in ctx.scope.blocks for link, child in block.sublinks}
@@ -341,7 +337,7 @@ def _negated_sublink(node: ast.Node) -> tuple[ast.SubLink | None, str]:
     return None, ""
 
 
-def _not_in_found(ctx: Context, link: ast.SubLink, child: Block | None, form: str) -> Found:
+def _not_in_found(ctx: Context, link: ast.SubLink, child: Block | None, form: str) -> Pattern:
     """Describe the sub-query's output column: its table and whether it can be NULL."""
     column: tuple[Relation, str] | None = None
     stmt = child.node if child is not None else None
@@ -357,7 +353,7 @@ def _not_in_found(ctx: Context, link: ast.SubLink, child: Block | None, form: st
         "outer": ctx.scope.text(link.testexpr) if link.testexpr is not None else None,
     }
     what = f"{extra['table']}.{extra['column']}" if column else "the sub-query's output"
-    return Found("QR012", f"{form} (SELECT ...) over {what}", extra, _location(link))
+    return ctx.pattern("QR012", f"{form} (SELECT ...) over {what}", extra, link)
 
 
 def _nullable(column: tuple[Relation, str] | None) -> bool | None:
@@ -375,7 +371,7 @@ def _nullable(column: tuple[Relation, str] | None) -> bool | None:
 # --- QR013 ---------------------------------------------------------------------------------------------
 
 
-def order_by_random(ctx: Context) -> Iterator[Found]:
+def order_by_random(ctx: Context) -> Iterator[Pattern]:
     """QR013: `ORDER BY random()`, which reads and sorts every row to return a few."""
     for block in ctx.scope.blocks:
         stmt = block.node
@@ -385,13 +381,13 @@ def order_by_random(ctx: Context) -> Iterator[Found]:
             node = sort_target(stmt, sort.node) if isinstance(sort, ast.SortBy) else None
             if isinstance(node, ast.FuncCall) and func_name(node) == "random" and not node.args:
                 extra: dict[str, PlainValue] = {"has_limit": has_limit(stmt), "tables": _tables(block)}
-                yield Found("QR013", "ORDER BY random() sorts every row", extra, _location(node))
+                yield ctx.pattern("QR013", "ORDER BY random() sorts every row", extra, node)
 
 
 # --- QR019 ---------------------------------------------------------------------------------------------
 
 
-def unbounded_write(ctx: Context) -> Iterator[Found]:
+def unbounded_write(ctx: Context) -> Iterator[Pattern]:
     """QR019: UPDATE or DELETE with no WHERE at all (`WHERE CURRENT OF` counts as a WHERE)."""
     for block in ctx.scope.blocks:
         stmt = block.node
@@ -403,18 +399,18 @@ def unbounded_write(ctx: Context) -> Iterator[Found]:
             "table": label(target) if target else None,
             "has_from": len(block.relations) > 1,
         }
-        yield Found(
+        yield ctx.pattern(
             "QR019",
             f"{block.role.upper()} without WHERE touches every row of {extra['table']}",
             extra,
-            _location(stmt.relation),
+            stmt.relation,
         )
 
 
 # --- QR020 ---------------------------------------------------------------------------------------------
 
 
-def cross_join(ctx: Context) -> Iterator[Found]:
+def cross_join(ctx: Context) -> Iterator[Pattern]:
     """QR020: relations listed in FROM with commas and no WHERE condition linking them."""
     for block in ctx.scope.blocks:
         if block.role not in ("select", "update", "delete"):
@@ -427,7 +423,7 @@ def cross_join(ctx: Context) -> Iterator[Found]:
             "tables": _tables(block),
         }
         shown = " x ".join("(" + ", ".join(r.name for r in g) + ")" for g in groups)
-        yield Found("QR020", f"implicit cross join: nothing links {shown}", extra)
+        yield ctx.pattern("QR020", f"implicit cross join: nothing links {shown}", extra)
 
 
 def _linked_groups(scope: Scope, block: Block) -> list[list[Relation]]:
@@ -464,7 +460,7 @@ def _linked_groups(scope: Scope, block: Block) -> list[list[Relation]]:
 # --- QR021 ---------------------------------------------------------------------------------------------
 
 
-def or_chain(ctx: Context) -> Iterator[Found]:
+def or_chain(ctx: Context) -> Iterator[Pattern]:
     """QR021: `col = $1 OR col = $2 OR col = $3 ...` on one column (`col = ANY($1)` does it in one probe)."""
     minimum = ctx.options.or_chain_min_terms
     for node in ctx.all_nodes():
@@ -485,7 +481,7 @@ def or_chain(ctx: Context) -> Iterator[Found]:
                     "terms": len(refs),
                     "table": label(base[0]) if base else None,
                 }
-                yield Found("QR021", f"{len(refs)} OR-ed equalities on {name}", extra, _location(node))
+                yield ctx.pattern("QR021", f"{len(refs)} OR-ed equalities on {name}", extra, node)
 
 
 def _equality_column(arg: ast.Node) -> ast.ColumnRef | None:
@@ -514,7 +510,7 @@ def _column_key(scope: Scope, ref: ast.ColumnRef) -> tuple[object, ...]:
 # --- QR022 ---------------------------------------------------------------------------------------------
 
 
-def distinct_over_join(ctx: Context) -> Iterator[Found]:
+def distinct_over_join(ctx: Context) -> Iterator[Pattern]:
     """QR022: SELECT DISTINCT over two or more joined relations (often hiding join fan-out)."""
     for block in ctx.scope.blocks:
         stmt = block.node
@@ -529,13 +525,13 @@ def distinct_over_join(ctx: Context) -> Iterator[Found]:
             "tables": _tables(block),
             "distinct_on": distinct_on,
         }
-        yield Found("QR022", f"DISTINCT over a join of {', '.join(r.name for r in rels)}", extra)
+        yield ctx.pattern("QR022", f"DISTINCT over a join of {', '.join(r.name for r in rels)}", extra)
 
 
 # --- QR017 ---------------------------------------------------------------------------------------------
 
 
-def count_all_rows(ctx: Context) -> Iterator[Found]:
+def count_all_rows(ctx: Context) -> Iterator[Pattern]:
     """QR017: `count(*)` of a whole single table: no WHERE, no GROUP BY, no join."""
     for block in ctx.scope.blocks:
         stmt = block.node
@@ -547,7 +543,7 @@ def count_all_rows(ctx: Context) -> Iterator[Found]:
         targets = stmt.targetList or ()
         if rel.kind != "table" or not any(_is_count_all(n) for t in targets for n in walk(t, is_subquery)):
             continue
-        yield Found("QR017", f"count(*) reads every row of {label(rel)}", {"table": label(rel)})
+        yield ctx.pattern("QR017", f"count(*) reads every row of {label(rel)}", {"table": label(rel)})
 
 
 def _is_count_all(node: ast.Node) -> bool:
@@ -585,9 +581,3 @@ def _int_const(node: ast.Node | None) -> int | None:
     """An integer literal's value."""
     value = const_value(node)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _location(node: object) -> int | None:
-    """A node's character offset in the statement, when the parser recorded one."""
-    location = getattr(node, "location", None)
-    return location if isinstance(location, int) and location >= 0 else None

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pglast import ast, enums
 
+from pgadvisor.analysis.model import Direction, Nulls
 from pgadvisor.analysis.parse import const_value, func_name, is_star, is_subquery, operator, walk
 from pgadvisor.analysis.scope import Block, JoinQual, Relation, Scope
 
@@ -71,16 +72,18 @@ def label(rel: Relation) -> str:
     return rel.table.qualified if rel.table is not None else rel.name
 
 
-def sort_direction(sort: ast.SortBy) -> str:
+def sort_direction(sort: ast.SortBy) -> Direction:
     """`asc` or `desc`."""
     return "desc" if sort.sortby_dir == enums.SortByDir.SORTBY_DESC else "asc"
 
 
-def sort_nulls(sort: ast.SortBy) -> str | None:
+def sort_nulls(sort: ast.SortBy) -> Nulls | None:
     """`first`, `last`, or None for the default."""
-    return {enums.SortByNulls.SORTBY_NULLS_FIRST: "first", enums.SortByNulls.SORTBY_NULLS_LAST: "last"}.get(
-        sort.sortby_nulls or enums.SortByNulls.SORTBY_NULLS_DEFAULT
-    )
+    if sort.sortby_nulls == enums.SortByNulls.SORTBY_NULLS_FIRST:
+        return "first"
+    if sort.sortby_nulls == enums.SortByNulls.SORTBY_NULLS_LAST:
+        return "last"
+    return None
 
 
 def has_limit(stmt: ast.SelectStmt) -> bool:

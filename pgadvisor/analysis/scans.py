@@ -16,13 +16,12 @@ from pgadvisor.analysis.model import (
     Filter,
     FilterKind,
     JoinKey,
-    Nulls,
     Operand,
     OrderItem,
     ScanRole,
     TableScan,
 )
-from pgadvisor.analysis.parse import is_null_const, is_star, operator, returning, walk
+from pgadvisor.analysis.parse import is_null_const, is_star, names, operator, returning, walk
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
     RANGE_OPS,
@@ -186,15 +185,9 @@ def _classify(scope: Scope, block: Block, leaf: ast.Node) -> list[tuple[Relation
     if isinstance(leaf, ast.BoolExpr) and leaf.args:
         return _simple(scope, block, leaf.args[0], leaf, "=", "equality", "const", constant=True)
     if isinstance(leaf, ast.SubLink) and leaf.subLinkType == enums.SubLinkType.ANY_SUBLINK:
-        kind: FilterKind = "equality" if not leaf.operName or operator_name(leaf.operName) == "=" else "other"
+        kind: FilterKind = "equality" if names(leaf.operName) in ((), ("=",)) else "other"
         return _simple(scope, block, leaf.testexpr, None, "IN", kind, "subquery")
     return []
-
-
-def operator_name(parts: tuple[ast.Node, ...]) -> str:
-    """The last part of an operator name list."""
-    last = parts[-1] if parts else None
-    return str(last.sval) if isinstance(last, ast.String) else ""
 
 
 def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple[Relation, Filter | JoinKey]]:
@@ -315,12 +308,12 @@ def _simple(
     plain = bare_column(scope, subject)
     if rel.kind not in _ROW_SOURCES or (rel.kind != "table" and plain is None) or _reads(scope, values, rel):
         return []
-    names = tuple(dict.fromkeys(col for _, col in columns))
+    read = tuple(dict.fromkeys(col for _, col in columns))
     expression = None if plain is not None else scope.text(subject)
     if plain is None and expression is None:
         return []
     text = scope.text(predicate) if constant and predicate is not None and _is_literal(values) else None
-    item = Filter(op, kind, operand, names, plain[1] if plain else None, expression, text)
+    item = Filter(op, kind, operand, read, plain[1] if plain else None, expression, text)
     return [(rel, item)]
 
 
@@ -400,16 +393,10 @@ def _order_by(scope: Scope, block: Block) -> tuple[Relation | None, tuple[OrderI
         column = bare_column(scope, node)
         plain = plain and column is not None
         if plain and column is not None:
-            items.append(OrderItem(column[1], "desc" if sort_direction(sort) == "desc" else "asc", _nulls(sort)))
+            items.append(OrderItem(column[1], sort_direction(sort), sort_nulls(sort)))
     if len(owners) != 1 or owner is None or owner.kind != "table":
         return None, ()
     return owner, tuple(items)
-
-
-def _nulls(sort: ast.SortBy) -> Nulls | None:
-    """The explicit NULLS placement of a sort key."""
-    value = sort_nulls(sort)
-    return "first" if value == "first" else "last" if value == "last" else None
 
 
 def _projected(scope: Scope, block: Block, rel: Relation) -> tuple[tuple[str, ...], bool]:

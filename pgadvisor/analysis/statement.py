@@ -58,12 +58,8 @@ def _analyze(query: str, parsed: Parsed, schema: Schema | None, options: Options
 
 
 def _patterns(ctx: Context) -> list[Pattern]:
-    """Run every detector and stamp its findings with the statement index."""
-    return [
-        Pattern(found.code, found.detail, found.extra, ctx.statement, found.location)
-        for detector in DETECTORS.values()
-        for found in detector(ctx)
-    ]
+    """Run every detector."""
+    return [pattern for detector in DETECTORS.values() for pattern in detector(ctx)]
 
 
 def _tables(nodes: tuple[ast.Node, ...], scope: Scope, schema: Schema | None) -> list[TableRef]:
