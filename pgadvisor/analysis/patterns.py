@@ -548,7 +548,9 @@ def count_all_rows(ctx: Context) -> Iterator[Pattern]:
 
 def _is_count_all(node: ast.Node) -> bool:
     """`count(*)`, or `count(<constant>)` which counts the same rows."""
-    if not isinstance(node, ast.FuncCall) or func_name(node) != "count" or node.agg_filter is not None:
+    if not isinstance(node, ast.FuncCall) or func_name(node) != "count":
+        return False
+    if node.agg_filter is not None or node.over is not None:
         return False
     args = node.args or ()
     return bool(node.agg_star) or (len(args) == 1 and isinstance(args[0], ast.A_Const))

@@ -65,6 +65,8 @@ def build_scans(scope: Scope) -> Iterator[TableScan]:
             _collect(scope, qual, facts, _classified(scope, block, qual))
         _using_keys(block, facts)
     for block in scope.blocks:
+        if block.role == "insert":
+            continue  # the INSERT target is written, not read; its source query is a block of its own
         order = _order_by(scope, block)
         for rel in block.base_relations():
             yield _scan(scope, block, rel, facts[id(rel)], order, referenced.get(id(rel), []))

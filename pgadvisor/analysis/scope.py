@@ -603,5 +603,12 @@ def _output_name(val: ast.Node | None) -> str:
 
 
 def _target_values(targets: tuple[ast.Node, ...] | None) -> tuple[ast.Node, ...]:
-    """The value expressions of SET / ON CONFLICT DO UPDATE targets."""
-    return tuple(t.val for t in targets or () if isinstance(t, ast.ResTarget) and t.val is not None)
+    """The value expressions of SET / ON CONFLICT DO UPDATE targets. `SET (a, b) = (SELECT ...)` repeats
+    the source in each column's target: it is taken from the first one only."""
+    return tuple(
+        t.val
+        for t in targets or ()
+        if isinstance(t, ast.ResTarget)
+        and t.val is not None
+        and not (isinstance(t.val, ast.MultiAssignRef) and t.val.colno != 1)
+    )

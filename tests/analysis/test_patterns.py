@@ -286,6 +286,7 @@ def test_count_star_in_subquery_block() -> None:
     assert "QR017" in analyze("SELECT (SELECT count(*) FROM orders) AS n FROM users WHERE id = $1").codes()
     assert "QR017" not in analyze("SELECT count(*) FILTER (WHERE status = $1) FROM orders WHERE id > 0").codes()
     assert "QR017" not in analyze("SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id").codes()
+    assert "QR017" not in analyze("SELECT count(*) OVER (), id FROM orders ORDER BY id LIMIT 10").codes()
 
 
 def test_patterns_carry_statement_index_and_location() -> None:

@@ -231,3 +231,18 @@ def test_conditions_stay_outside_subqueries_that_are_not_flattened() -> None:
     ]
     for q in kept:
         assert scan(q, "orders").filters == (), q
+
+
+def test_insert_target_is_not_scanned() -> None:
+    """INSERT writes its target: only the source query's tables are scanned."""
+    result = analyze("INSERT INTO orders (id, user_id) SELECT $1, id FROM users WHERE email = $2", SCHEMA)
+    assert [(s.table.name, s.equality_columns) for s in result.scans] == [("users", ("email",))]
+    assert analyze("INSERT INTO orders DEFAULT VALUES", SCHEMA).scans == ()
+
+
+def test_multi_column_set_subquery_is_one_block() -> None:
+    """`SET (a, b) = (SELECT ...)` repeats one sub-query per column in the tree; it is scanned once."""
+    q = "UPDATE orders SET (status, note) = (SELECT status, name FROM users WHERE users.id = orders.user_id)"
+    result = analyze(q, SCHEMA)
+    assert [s.table.name for s in result.scans] == ["orders", "users"]
+    assert result.scans_of("users")[0].join_keys == (JoinKey("id", ORDERS, "user_id"),)
