@@ -84,7 +84,7 @@ def candidate_sel(need: ScanNeed, cand: Candidate, facts: TableFacts) -> float |
     sel = 1.0
     used = 0
     for key in cand.keys:
-        if key in need.equality or key in need.joins:
+        if key in need.equality or key in need.joins or (key.startswith("(") and key[1:-1] in need.expressions):
             s = equality_sel(facts, key)
             if s is None:
                 if used == 0 and facts.rows_per_call is not None and facts.table.reltuples:
