@@ -21,7 +21,6 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from pgadvisor.cluster import LocalCluster, PgInstall
 from pgadvisor.collectors import collect
