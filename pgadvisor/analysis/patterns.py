@@ -31,6 +31,7 @@ from pgadvisor.analysis.predicates import (
     has_limit,
     label,
     pattern_start,
+    reads,
     sort_direction,
     sort_nulls,
 )
@@ -232,11 +233,9 @@ def _wrapped_sides(ctx: Context, block: Block, node: ast.A_Expr, source: str) ->
         if len(tables) != 1 or len({id(rel) for rel, _ in columns}) != 1:
             continue
         rel = next(iter(tables.values()))
-        other = sides[1 - i]
-        other_nodes = other if isinstance(other, tuple) else (other,)
-        if any(r is rel for o in other_nodes if isinstance(o, ast.Node) for r, _ in block_columns(ctx.scope, o, block)):
+        if reads(ctx.scope, sides[1 - i], rel):
             continue
-        yield _non_sargable_found(ctx, rel, side, wrapper, [c for _, c in columns], operator(node), source)
+        yield _non_sargable_pattern(ctx, rel, side, wrapper, [c for _, c in columns], operator(node), source)
 
 
 def _wrapper(side: object) -> tuple[str, str] | None:
@@ -253,7 +252,7 @@ def _wrapper(side: object) -> tuple[str, str] | None:
     return None
 
 
-def _non_sargable_found(
+def _non_sargable_pattern(
     ctx: Context,
     rel: Relation,
     side: ast.Node,
@@ -315,7 +314,7 @@ def not_in_subquery(ctx: Context) -> Iterator[Pattern]:
         if link is None:
             continue
         child = children.get(id(link))
-        yield _not_in_found(ctx, link, child, form)
+        yield _not_in_pattern(ctx, link, child, form)
 
 
 def _negated_sublink(node: ast.Node) -> tuple[ast.SubLink | None, str]:
@@ -337,7 +336,7 @@ def _negated_sublink(node: ast.Node) -> tuple[ast.SubLink | None, str]:
     return None, ""
 
 
-def _not_in_found(ctx: Context, link: ast.SubLink, child: Block | None, form: str) -> Pattern:
+def _not_in_pattern(ctx: Context, link: ast.SubLink, child: Block | None, form: str) -> Pattern:
     """Describe the sub-query's output column: its table and whether it can be NULL."""
     column: tuple[Relation, str] | None = None
     stmt = child.node if child is not None else None

@@ -62,6 +62,17 @@ def block_columns(scope: Scope, expr: ast.Node | None, block: Block) -> list[tup
     return found
 
 
+def reads(scope: Scope, values: object, rel: Relation) -> bool:
+    """True when an expression (or tuple of them) reads a column of `rel`: comparing a column of `rel`
+    with it is not a lookup any index on `rel` can serve."""
+    for value in values if isinstance(values, tuple) else (values,):
+        for node in walk(value if isinstance(value, ast.Node) else None):
+            column = bare_column(scope, node)
+            if column is not None and column[0] is rel:
+                return True
+    return False
+
+
 def has_columns(expr: ast.Node | None) -> bool:
     """True when an expression reads any column (a param / constant / `now()` expression does not)."""
     return any(isinstance(node, ast.ColumnRef) for node in walk(expr))

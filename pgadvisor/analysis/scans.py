@@ -21,7 +21,7 @@ from pgadvisor.analysis.model import (
     ScanRole,
     TableScan,
 )
-from pgadvisor.analysis.parse import is_null_const, is_star, names, operator, returning, walk
+from pgadvisor.analysis.parse import is_null_const, is_star, names, operator, returning
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
     RANGE_OPS,
@@ -32,6 +32,7 @@ from pgadvisor.analysis.predicates import (
     has_columns,
     has_limit,
     pattern_start,
+    reads,
     sort_direction,
     sort_nulls,
 )
@@ -308,7 +309,7 @@ def _simple(
         return []
     rel = next(iter(rels.values()))
     plain = bare_column(scope, subject)
-    if rel.kind not in _ROW_SOURCES or (rel.kind != "table" and plain is None) or _reads(scope, values, rel):
+    if rel.kind not in _ROW_SOURCES or (rel.kind != "table" and plain is None) or reads(scope, values, rel):
         return []
     read = tuple(dict.fromkeys(col for _, col in columns))
     expression = None if plain is not None else scope.text(subject)
@@ -317,17 +318,6 @@ def _simple(
     text = scope.text(predicate) if constant and predicate is not None and _is_literal(values) else None
     item = Filter(op, kind, operand, read, plain[1] if plain else None, expression, text)
     return [(rel, item)]
-
-
-def _reads(scope: Scope, values: object, rel: Relation) -> bool:
-    """True when the compared values read a column of `rel` itself (then no index on it helps)."""
-    nodes = values if isinstance(values, tuple) else (values,)
-    for value in nodes:
-        for node in walk(value if isinstance(value, ast.Node) else None):
-            column = bare_column(scope, node)
-            if column is not None and column[0] is rel:
-                return True
-    return False
 
 
 def _is_literal(values: object) -> bool:
