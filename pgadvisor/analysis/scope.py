@@ -490,10 +490,8 @@ class _Builder:
 
     def expand_star(self, block: Block, ref: ast.ColumnRef) -> list[tuple[str, ast.Node | None]] | None:
         """The columns a `*` or `t.*` produces, as synthetic column references bound to their relation."""
-        qualifier = names(ref.fields)
-        rels = block.relations if not qualifier else [r for r in [_find_relation(block, qualifier)] if r]
         result: list[tuple[str, ast.Node | None]] = []
-        for rel in rels:
+        for rel in star_relations(block, ref):
             if rel.columns is None:
                 return None
             for column in rel.columns:
