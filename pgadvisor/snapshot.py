@@ -12,9 +12,11 @@ snapshot gives exactly the findings the live audit gave.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -537,7 +539,7 @@ class WhatIf:
 
 # ---------------------------------------------------------------------------------------------------- snapshot
 
-Part = Union[tuple[Any, ...], Unavailable]
+Part = tuple[Any, ...] | Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,68 +667,128 @@ def _encode(obj: Any) -> Any:
     return obj
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+class _DecodeError(ValueError):
+    """A value that does not fit its declared type; `path` says where."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path, self.message = path, message
+
+    def within(self, outer: str) -> _DecodeError:
+        return _DecodeError(f"{outer}{self.path}" if self.path.startswith("[") else
+                            f"{outer}.{self.path}" if self.path else outer, self.message)
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+Decoder = Callable[[Any], Any]
 
 
-def _decode(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one dispatch over type shapes
+def _decode(tp: Any, value: Any, where: str) -> Any:
+    """Decode JSON data into the declared type (a dataclass, tuple, union or scalar)."""
+    try:
+        return _decoder(tp)(value)
+    except _DecodeError as exc:
+        raise ValueError(str(exc.within(where))) from None
+
+
+@functools.cache
+def _decoder(tp: Any) -> Decoder:
+    """Build (once per type) a function that decodes JSON data of that type."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        if isinstance(value, dict) and "unavailable" in value and Unavailable in args:
-            return Unavailable(str(value["unavailable"]))
-        errors = []
-        for arg in args:
-            if arg is type(None) or arg is Unavailable:
-                continue
-            try:
-                return _decode(arg, value, where)
-            except (TypeError, ValueError, KeyError) as exc:
-                errors.append(str(exc))
-        raise ValueError(f"{where}: {value!r} does not fit {tp}")
+        nullable, may_be_unavailable = type(None) in args, Unavailable in args
+        options = [_decoder(a) for a in args if a is not type(None) and a is not Unavailable]
+
+        def union(value: Any) -> Any:
+            if value is None and nullable:
+                return None
+            if may_be_unavailable and isinstance(value, dict) and "unavailable" in value:
+                return Unavailable(str(value["unavailable"]))
+            for option in options:
+                try:
+                    return option(value)
+                except _DecodeError:
+                    continue
+            raise _DecodeError("", f"{value!r:.80} does not fit {tp}")
+
+        return union
     if origin is tuple:
-        if not isinstance(value, list):
-            raise TypeError(f"{where}: expected a list")
-        (item,) = (a for a in typing.get_args(tp) if a is not Ellipsis)
-        return tuple(_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        (item_type,) = (a for a in typing.get_args(tp) if a is not Ellipsis)
+        item = _decoder(item_type)
+
+        def sequence(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise _DecodeError("", "expected a list")
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    out.append(item(v))
+                except _DecodeError as exc:
+                    raise exc.within(f"[{i}]") from None
+            return tuple(out)
+
+        return sequence
     if origin is dict:
-        if not isinstance(value, dict):
-            raise TypeError(f"{where}: expected an object")
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise TypeError(f"{where}: expected an object for {tp.__name__}")
-        kwargs = {}
-        hints = _hints(tp)
-        for f in dataclasses.fields(tp):
-            if f.name in value:
-                kwargs[f.name] = _decode(hints[f.name], value[f.name], f"{where}.{f.name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise KeyError(f"{where}: missing field {f.name!r}")
-        return tp(**kwargs)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{where}: expected a number")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{where}: expected an integer")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"{where}: expected true/false")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise TypeError(f"{where}: expected a string")
-        return value
+        def mapping(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _DecodeError("", "expected an object")
+            return dict(value)
+
+        return mapping
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        field_list = dataclasses.fields(tp)
+        decoders = [(f.name, _decoder(hints[f.name])) for f in field_list]
+        required = [f.name for f in field_list
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        cls = tp
+
+        def record(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _DecodeError("", f"expected an object for {cls.__name__}")
+            kwargs = {}
+            for name, decode in decoders:
+                if name in value:
+                    try:
+                        kwargs[name] = decode(value[name])
+                    except _DecodeError as exc:
+                        raise exc.within(name) from None
+            missing = [name for name in required if name not in value]
+            if missing:
+                raise _DecodeError("", f"missing field {missing[0]!r}")
+            return cls(**kwargs)
+
+        return record
+    scalar = _SCALARS.get(tp)
+    if scalar is not None:
+        return scalar
     if tp is Any:
-        return value
-    raise TypeError(f"{where}: cannot decode type {tp!r}")
+        return lambda value: value
+    raise TypeError(f"cannot decode type {tp!r}")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _DecodeError("", "expected a number")
+    return float(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _DecodeError("", "expected an integer")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _DecodeError("", "expected true/false")
+    return value
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _DecodeError("", "expected a string")
+    return value
+
+
+_SCALARS: dict[Any, Decoder] = {float: _number, int: _integer, bool: _boolean, str: _string}

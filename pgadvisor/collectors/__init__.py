@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -17,9 +18,9 @@ from psycopg.rows import dict_row
 
 from pgadvisor import __version__
 from pgadvisor.collectors.base import CollectError, Ctx, fetch, guarded
+from pgadvisor.collectors.index_stats import collect_index_parts
 from pgadvisor.collectors.replication import collect_replicas, collect_slots, collect_standby
 from pgadvisor.collectors.settings import collect_settings
-from pgadvisor.collectors.index_stats import collect_index_parts
 from pgadvisor.collectors.statements import collect_statements, collect_statements_info
 from pgadvisor.collectors.whatif import collect_whatif_part
 from pgadvisor.connection import ConnectError, SessionOptions, connect, describe_target
@@ -128,7 +129,9 @@ def _collect(
     notes: list[str] = []
     if all_databases:
         if isinstance(databases, Unavailable):
-            notes.append(f"--all-databases: the database list is unavailable ({databases.reason}); read only {ctx.database}")
+            notes.append(
+                f"--all-databases: the database list is unavailable ({databases.reason}); read only {ctx.database}"
+            )
         else:
             targets += [d.name for d in databases if d.allow_connections and d.name != ctx.database
                         and d.name not in ("template0", "template1")]
@@ -152,18 +155,16 @@ def _collect(
         try:
             for part, row_cls in _PER_DATABASE.items():
                 say(f"reading {part.replace('_', ' ')}{label}")
-                per_db[part].append(
-                    (dbname, guarded(db_ctx, part, lambda c=db_ctx, r=row_cls, p=part: tuple(fetch(c, r, p))))
-                )
+                per_db[part].append((dbname, guarded(db_ctx, part, partial(_rows, db_ctx, row_cls, part))))
             say(f"reading column statistics, index bloat and qualifier statistics{label}")
             for part, value in collect_index_parts(db_ctx).items():
                 per_db.setdefault(part, []).append((dbname, value))
             if not isinstance(statements, tuple):
                 say(f"reading pg_stat_statements{label}")
-                info = guarded(db_ctx, "statements_info", lambda c=db_ctx: collect_statements_info(c))
+                info = guarded(db_ctx, "statements_info", partial(collect_statements_info, db_ctx))
                 if isinstance(info, StatementsInfo):
                     statements_info = info
-                    statements = guarded(db_ctx, "statements", lambda c=db_ctx, i=info: collect_statements(c, i))
+                    statements = guarded(db_ctx, "statements", partial(collect_statements, db_ctx, info))
                 elif isinstance(statements_info, Unavailable):
                     statements_info = info
                     statements = Unavailable(info.reason)
@@ -202,6 +203,10 @@ def _collect(
     )
 
 
+def _rows(ctx: Ctx, row_cls: type[Any], source: str) -> tuple[Any, ...]:
+    return tuple(fetch(ctx, row_cls, source))
+
+
 def _merge(part: str, results: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
     """Concatenate one part over databases; Unavailable only when no database gave it."""
     rows: list[Any] = []
@@ -210,8 +215,7 @@ def _merge(part: str, results: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
         if not isinstance(r, Unavailable):
             rows.extend(r)
     if results and len(failures) == len(results):
-        db, first = failures[0]
-        return Unavailable(first.reason), []
+        return Unavailable(failures[0][1].reason), []
     return tuple(rows), [f"{part} unavailable in database {db}: {r.reason}" for db, r in failures]
 
 
