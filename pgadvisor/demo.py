@@ -80,6 +80,8 @@ def run_demo(*, keep: bool, fmt: str) -> int:
         cluster.execute(f"CREATE ROLE {MONITOR} LOGIN; GRANT pg_monitor TO {MONITOR};")
         cluster.execute(f"CREATE DATABASE {DEMO_DB}")
         cluster.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", DEMO_DB)
+        if install.has_extension("pgstattuple"):  # lets IX007 measure bloat exactly as pg_monitor
+            cluster.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple", DEMO_DB)
         say("Planting problems: an unindexed foreign key, duplicate and redundant indexes, an invalid index ...")
         for statement in PLANTED:
             with contextlib.suppress(Exception):  # the failed CONCURRENTLY build is the point
