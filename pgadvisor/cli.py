@@ -13,7 +13,6 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -36,20 +35,20 @@ class UsageProblem(Exception):
     """A usage problem found after click parsed the arguments (exit code 2)."""
 
 
-def _progress(*, enabled: bool) -> Any:
-    """A progress printer on stderr, only for a terminal (CI logs stay clean)."""
-    if not enabled or not sys.stderr.isatty():
-        return None
+def _collect_live(dsn: str | None, session: SessionOptions, *, all_databases: bool) -> Snapshot:
+    """Validate the DSN, then collect, with a progress line on stderr when it is a terminal (CI logs stay clean)."""
+    if dsn is not None:
+        parse_dsn(dsn)
+    if not sys.stderr.isatty():
+        return collect(dsn, session, all_databases=all_databases)
     started = time.monotonic()
 
     def say(msg: str) -> None:
         click.echo(f"\r\033[K[{time.monotonic() - started:5.1f}s] {msg}", nl=False, err=True)
 
-    return say
-
-
-def _end_progress(say: Any) -> None:
-    if say is not None:
+    try:
+        return collect(dsn, session, all_databases=all_databases, progress=say)
+    finally:
         click.echo("\r\033[K", nl=False, err=True)
 
 
@@ -125,17 +124,10 @@ def audit(
     config = load_config(config_file, search=True)
     registry = load_registry(checks_dir)
     the_plan = plan(registry, config, only)
-    if dsn is not None:
-        parse_dsn(dsn)
     if snapshot_file is not None:
         snap = _read_snapshot(snapshot_file)
     else:
-        say = _progress(enabled=True)
-        try:
-            snap = collect(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases,
-                           progress=say)
-        finally:
-            _end_progress(say)
+        snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases)
     report = run(snap, the_plan)
     use_color = color if color is not None else (
         output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -164,14 +156,7 @@ def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file:
       pgadvisor collect "host=db1 dbname=app" -o db1.json && pgadvisor audit --snapshot db1.json
     """
     config = load_config(config_file, search=True)
-    if dsn is not None:
-        parse_dsn(dsn)
-    say = _progress(enabled=True)
-    try:
-        snap = collect(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases,
-                       progress=say)
-    finally:
-        _end_progress(say)
+    snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases)
     _emit(snap.to_json(indent=1) + "\n", None if str(output) == "-" else output)
     failed = [s.name for s in snap.collector_stats if not s.ok and s.reason != "not a standby"]
     click.echo(f"snapshot of {snap.target} written to {output}"
