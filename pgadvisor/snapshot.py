@@ -143,8 +143,8 @@ class IndexRow:
     opclasses: tuple[str, ...]  # per key column
     collations: tuple[str | None, ...]  # per key column
     options: tuple[int, ...]  # per key column: indoption bits (1 DESC, 2 NULLS FIRST)
-    expressions: str | None  # pg_get_expr(indexprs)
-    predicate: str | None  # pg_get_expr(indpred)
+    expressions: str | None  # pg_get_expr(indexprs); None also when the table was locked (see shape_known)
+    predicate: str | None  # pg_get_expr(indpred); None also when the table was locked (see shape_known)
     is_unique: bool
     is_primary: bool
     is_exclusion: bool
@@ -163,6 +163,12 @@ class IndexRow:
     reltuples: float | None
     definition: str | None  # None when the table was locked (pg_get_indexdef would have waited)
     comment: str | None
+
+    @property
+    def shape_known(self) -> bool:
+        """False when its table was locked during collection: definition, expressions and predicate were not
+        read (the functions that read them wait for the lock), so checks must not judge its shape."""
+        return self.definition is not None
 
     @property
     def is_partial(self) -> bool:

@@ -87,6 +87,56 @@ def test_collection_does_not_queue_behind_waiting_ddl(fresh_db: Any) -> None:
         ddl.close()
 
 
+def test_locked_sequence_does_not_block_collection(fresh_db: Any) -> None:
+    """ALTER SEQUENCE holds SHARE ROW EXCLUSIVE on it: even a role that may read its value does not wait."""
+    fresh_db.execute("CREATE SEQUENCE seq_busy; SELECT nextval('seq_busy'); CREATE SEQUENCE seq_free; "
+                     "SELECT nextval('seq_free'); SELECT nextval('seq_free');")
+    holder = psycopg.connect(fresh_db.dsn)
+    try:
+        holder.execute("ALTER SEQUENCE seq_busy RESTART 100")
+        started = time.monotonic()
+        snap = collect(fresh_db.dsn, SessionOptions(lock_timeout_ms=5000))  # superuser: may read values
+        assert time.monotonic() - started < 4
+        assert isinstance(snap.sequences, tuple)
+        values = {s.name: s.last_value for s in snap.sequences}
+        assert values == {"seq_busy": None, "seq_free": 2}
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_nothing_waits_when_every_relation_is_locked(fresh_db: Any) -> None:
+    """Every user relation held in its strongest lock by another session, every optional extension present,
+    collected as a superuser (who may read everything): no collector waits for a lock."""
+    fresh_db.execute("""
+        CREATE EXTENSION IF NOT EXISTS pgstattuple;
+        CREATE TABLE parent (id int PRIMARY KEY, email text);
+        CREATE TABLE child (id serial PRIMARY KEY, parent_id int REFERENCES parent, note text);
+        CREATE INDEX child_note_idx ON child (lower(note)) WHERE id > 0;
+        INSERT INTO parent SELECT g, 'e' || g FROM generate_series(1, 500) g;
+        INSERT INTO child (parent_id, note) SELECT g % 500 + 1, 'n' FROM generate_series(1, 5000) g;
+        CREATE MATERIALIZED VIEW mv AS SELECT parent_id, count(*) FROM child GROUP BY 1;
+        ANALYZE;
+    """)
+    if fresh_db.server.install.has_extension("hypopg"):
+        fresh_db.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    for _ in range(60):  # a workload the missing-index advisor would plan with EXPLAIN
+        fresh_db.execute("SELECT * FROM child WHERE note = 'x'; SELECT * FROM parent WHERE email = 'e1'")
+    holder = psycopg.connect(fresh_db.dsn)
+    try:
+        holder.execute("LOCK TABLE parent, child IN ACCESS EXCLUSIVE MODE")
+        holder.execute("REFRESH MATERIALIZED VIEW mv")  # holds ACCESS EXCLUSIVE on mv until rollback
+        holder.execute("ALTER SEQUENCE child_id_seq RESTART 10")
+        snap = collect(fresh_db.dsn, SessionOptions(lock_timeout_ms=3000))
+        slow = [(s.name, s.seconds, s.reason) for s in snap.collector_stats if s.seconds > 1.5]
+        assert not slow, slow
+        waited = [(s.name, s.reason) for s in snap.collector_stats if s.reason and "lock_timeout" in s.reason]
+        assert not waited, waited
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 def test_statement_timeout_makes_a_part_unavailable(fresh_db: Any) -> None:
     """A query that hits statement_timeout becomes Unavailable with the reason; the session stays usable."""
     opts = SessionOptions(statement_timeout_ms=200)

@@ -34,7 +34,7 @@ class RedundantIndex(Check[RedundantThresholds]):
     constraint), and is redundant to another unique index only when both have the same key columns. An index
     that backs a constraint is never the one to drop; of two exact duplicates the one kept is the one that
     backs a constraint, else the unique one, else the more scanned, else the older (lower OID). Only valid
-    indexes are compared.
+    indexes are compared, and only those whose definition was read (not on a table locked during collection).
 
     ## How to fix
     Drop the redundant one (the finding names the index that is kept):
@@ -67,7 +67,7 @@ class RedundantIndex(Check[RedundantThresholds]):
         assert isinstance(snap.indexes, tuple)
         by_table: dict[tuple[str, str, str], list[IndexRow]] = defaultdict(list)
         for ix in snap.indexes:
-            if ix.is_valid and ix.is_ready and not ix.build_in_progress:
+            if ix.is_valid and ix.is_ready and not ix.build_in_progress and ix.shape_known:
                 by_table[(ix.database, ix.schema, ix.table)].append(ix)
         for indexes in by_table.values():
             reported: set[str] = set()

@@ -39,7 +39,8 @@ class FkWithoutIndex(Check[FkThresholds]):
     The constraint, its columns, the referenced table, the child's estimated rows (`pg_class.reltuples`) and
     the writes on the parent (`n_tup_upd + n_tup_del`) that trigger the scans. A usable index is valid, not
     partial, and its leading key columns are exactly the foreign key's columns in any order. When the child
-    was never analyzed its row count is unknown: it is reported unless its size proves it small.
+    was never analyzed its row count is unknown: it is reported unless its size proves it small. A table that
+    was locked during collection (its index definitions could not be read without waiting) is not judged.
 
     ## How to fix
     Create an index that starts with the foreign key's columns, without blocking writes:
@@ -74,11 +75,15 @@ class FkWithoutIndex(Check[FkThresholds]):
     def run(self, snap: Snapshot, t: FkThresholds) -> Iterator[Finding]:
         assert isinstance(snap.indexes, tuple) and isinstance(snap.foreign_keys, tuple)
         usable: dict[tuple[str, str, str], list[IndexRow]] = defaultdict(list)
+        unknown: set[tuple[str, str, str]] = set()
         for ix in snap.indexes:
-            if ix.is_valid and not ix.is_partial:
+            if not ix.shape_known:
+                unknown.add((ix.database, ix.schema, ix.table))
+            elif ix.is_valid and not ix.is_partial:
                 usable[(ix.database, ix.schema, ix.table)].append(ix)
         for fk in snap.foreign_keys:
-            if _covered(fk.columns, usable[(fk.database, fk.schema, fk.table)]):
+            table = (fk.database, fk.schema, fk.table)
+            if table in unknown or _covered(fk.columns, usable[table]):
                 continue
             rows = fk.child_rows
             upper_bound = rows if rows is not None else fk.child_bytes / _MIN_ROW_BYTES

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -25,6 +25,7 @@ from psycopg import sql
 
 from pgadvisor import advisor
 from pgadvisor.advisor import Candidate, SelectOptions, WorkloadStatement
+from pgadvisor.analysis import analyze
 from pgadvisor.collectors.base import Ctx
 from pgadvisor.collectors.index_stats import extension_schema
 from pgadvisor.snapshot import (
@@ -80,16 +81,26 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
     rows = advisor.workload(inputs.statements, ctx.database, min_calls=2, min_mean_ms=0.0, coverage=0.99,
                             limit=MAX_STATEMENTS)
     analysed = [w for w in (advisor.analyse(r, schema) for r in rows) if w is not None and w.needs]
+    # Planning a statement, or creating a hypothetical index, opens its tables (ACCESS SHARE): never for a
+    # table on which ACCESS EXCLUSIVE is held or awaited, so pgadvisor does not queue behind DDL.
+    locked = _locked_relations(ctx)
+    skipped_locked = [w for w in analysed if _touches(w.row.query, locked)]
+    analysed = [w for w in analysed if w not in skipped_locked]
     selectivity = advisor.selectivity_from(inputs.column_stats, inputs.tables)
     proposal = advisor.propose(analysed, inputs.indexes, selectivity, limit=MAX_CANDIDATES)
+    proposal = replace(proposal, candidates=tuple(c for c in proposal.candidates if (c.schema, c.table) not in locked))
     method = "generic_plan" if ctx.version >= 160000 else "prepare"
     users = {r.queryid: r.user for r in rows}
     runner = _Planner(ctx, hypo_schema, users)
     notes: list[str] = []
     plans: list[WhatIfPlan] = []
     cands: list[WhatIfCandidate] = []
+    if skipped_locked:
+        notes.append(f"{len(skipped_locked)} statement(s) not planned: a table they read is locked (DDL held or "
+                     "waiting), and planning would wait behind it")
     try:
         runner.reset()
+        _set_lock_timeout(ctx, WHATIF_LOCK_TIMEOUT_MS)  # a backstop, should a lock appear after the check
         denied = 0
         for st in analysed:
             plan = runner.plan(st, ())
@@ -125,6 +136,38 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
         return WhatIf(hypo_version, method, tuple(cands), tuple(plans), chosen, tuple(notes))
     finally:
         runner.reset()
+        _set_lock_timeout(ctx, ctx.opts.lock_timeout_ms)
+
+
+WHATIF_LOCK_TIMEOUT_MS = 100
+
+
+def _set_lock_timeout(ctx: Ctx, ms: int) -> None:
+    with ctx.conn.cursor() as cur:
+        cur.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(int(ms))))
+
+
+def _locked_relations(ctx: Ctx) -> set[tuple[str, str]]:
+    """(schema, name) of relations in this database with ACCESS EXCLUSIVE held or requested."""
+    with ctx.conn.cursor() as cur:
+        cur.execute(
+            "SELECT n.nspname::text, c.relname::text FROM pg_locks l"
+            " JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return {(str(s), str(n)) for s, n in cur.fetchall()}
+
+
+def _touches(query: str, locked: set[tuple[str, str]]) -> bool:
+    """Whether a statement reads a locked relation (an unqualified name matches that name in any schema)."""
+    if not locked:
+        return False
+    names = {name for _, name in locked}
+    for ref in analyze(query).tables:
+        if (ref.schema, ref.name) in locked or (ref.schema is None and ref.name in names):
+            return True
+    return False
 
 
 def _choose(result: WhatIf, inputs: WhatIfInputs, database: str) -> tuple[int, ...]:

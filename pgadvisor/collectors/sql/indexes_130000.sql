@@ -24,8 +24,11 @@ SELECT current_database()::text AS database,
              ORDER BY k.pos) AS collations,
        ARRAY(SELECT i.indoption[k.pos]::int FROM generate_series(0, i.indnkeyatts - 1) AS k(pos) ORDER BY k.pos)
            AS options,
-       pg_get_expr(i.indexprs, i.indrelid) AS expressions,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       -- pg_get_expr() and pg_get_indexdef() open the table (ACCESS SHARE): not for a locked one
+       CASE WHEN t.oid IN (SELECT relation FROM locked) OR ic.oid IN (SELECT relation FROM locked) THEN NULL
+            ELSE pg_get_expr(i.indexprs, i.indrelid) END AS expressions,
+       CASE WHEN t.oid IN (SELECT relation FROM locked) OR ic.oid IN (SELECT relation FROM locked) THEN NULL
+            ELSE pg_get_expr(i.indpred, i.indrelid) END AS predicate,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisexclusion AS is_exclusion,
        i.indisvalid AS is_valid, i.indisready AS is_ready, i.indisreplident AS is_replident,
        ic.relkind = 'I' AS is_partitioned,
@@ -39,7 +42,6 @@ SELECT current_database()::text AS database,
             THEN ic.relpages::bigint * current_setting('block_size')::bigint
             ELSE pg_relation_size(ic.oid) END AS size_bytes,
        CASE WHEN ic.reltuples < 0 THEN NULL ELSE ic.reltuples::float8 END AS reltuples,
-       -- pg_get_indexdef() takes an AccessShareLock on the table: not for a locked one
        CASE WHEN t.oid IN (SELECT relation FROM locked) OR ic.oid IN (SELECT relation FROM locked) THEN NULL
             ELSE pg_get_indexdef(i.indexrelid) END AS definition,
        obj_description(ic.oid, 'pg_class') AS comment
