@@ -199,3 +199,30 @@ def test_errored_check_is_reported_and_the_audit_goes_on(fresh_db: Any, tmp_path
     assert outcome["status"] == "errored" and "boom" in outcome["reason"]
     assert any(c["code"] == "IX004" and c["status"] == "ran" for c in report["checks"])
     assert code == 3
+
+
+def test_output_file_min_severity_and_stdout_snapshot(fresh_db: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """--output writes the report to a file; --min-severity hides lower findings but they still count for
+    --fail-on; `collect -o -` writes the snapshot to stdout."""
+    fresh_db.execute(PLANTED)
+    out = tmp_path / "report.json"
+    code = run_cli(["audit", fresh_db.monitor_dsn, "--format", "json", "-o", str(out), "--min-severity", "critical",
+                    "--fail-on", "warning"])
+    assert code == 1
+    assert capsys.readouterr().out == ""
+    report = json.loads(out.read_text())
+    assert report["findings"] == [] and report["summary"]["warning"] >= 2
+    assert run_cli(["audit", fresh_db.monitor_dsn, "--min-severity", "critical"]) == 0
+    assert "finding(s) below critical not shown" in capsys.readouterr().out
+    assert run_cli(["collect", fresh_db.monitor_dsn, "-o", "-"]) == 0
+    captured = capsys.readouterr()
+    assert Snapshot.from_json(captured.out).target.startswith("pgadvisor_monitor@")
+    assert "written to -" in captured.err
+
+
+def test_unwritable_output_is_a_usage_error(fresh_db: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A report that cannot be written is exit 2 with the path named."""
+    target = tmp_path / "missing-dir" / "r.json"
+    assert run_cli(["audit", fresh_db.monitor_dsn, "-o", str(target)]) == 2
+    assert str(target) in capsys.readouterr().err
