@@ -1,0 +1,80 @@
+"""QR003 query.dominant: one statement takes a large share of all execution time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pgadvisor.analysis.workload import workload
+from pgadvisor.checkapi import Check, Finding, Severity, fmt_duration, threshold
+from pgadvisor.snapshot import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class DominantThresholds:
+    """Keys of [checks.QR003]."""
+
+    min_share: float = threshold(0.30, help="Report a statement taking at least this share of the database's time.")
+    min_workload_s: float = threshold(
+        3600.0, help="Only judge databases whose top-level statements ran this many seconds in total.")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_share <= 1:
+            raise ValueError("expected 0 < min_share <= 1")
+
+
+class Dominant(Check[DominantThresholds]):
+    """One statement takes a large share of the database's execution time.
+
+    ## Why it matters
+    When a third of all the time a database spends executing goes to one statement, tuning that statement is
+    the biggest single win available, and the server's capacity depends on it.
+
+    ## Evidence
+    `total_exec_time` of the statement (every role; top-level and nested entries added up) over the sum of
+    `total_exec_time` of the database's top-level entries (pss 1.9+ `toplevel`; nested time is already inside
+    its caller's), since pg_stat_statements was last reset. An idle server is not judged: the database's
+    workload must reach `min_workload_s`.
+
+    ## How to fix
+    Tune that statement first: `pgadvisor explain --queryid N` for its plan, IX011 for an index, or cache its
+    result when it is called far more often than its data changes.
+
+    ## Thresholds
+    Generated from the thresholds class. postgres-checkup K003 flags 30 %, pg-extras "outliers" 33 %.
+
+    ## False positives
+    A database that runs one job by design (an ETL step, a queue poller): the share is expected. Suppress it.
+
+    ## References
+    https://www.postgresql.org/docs/current/pgstatstatements.html
+    https://gitlab.com/postgres-ai/postgres-checkup
+    """
+
+    code = "QR003"
+    name = "query.dominant"
+    default_severity = Severity.WARNING
+    requires = ("statements",)
+    thresholds = DominantThresholds
+    message = "{share_pct}% of the database's execution time ({total}): {query}"
+    recommendation = "tune this statement first: `pgadvisor explain --queryid {queryid}`"
+
+    def run(self, snap: Snapshot, t: DominantThresholds) -> Iterator[Finding]:
+        wl = workload(snap)
+        totals: dict[str | None, float] = {}
+        for s in wl.statements:
+            if s.database not in totals:
+                totals[s.database] = wl.top_total_ms(s.database)
+            total = totals[s.database]
+            if total <= 0 or total < t.min_workload_s * 1000:
+                continue
+            share = min(1.0, s.total_exec_ms / total)
+            if share < t.min_share:
+                continue
+            yield self.finding(
+                obj=s.object,
+                database=s.database,
+                evidence={**s.evidence(), "share_pct": round(100 * share, 1),
+                          "database_total_ms": round(total, 1)},
+                context={"total": fmt_duration(s.total_exec_ms / 1000)},
+            )

@@ -1,0 +1,112 @@
+"""QR010 query.leading_wildcard: LIKE/ILIKE with a proven leading `%`, which no B-tree can serve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pgadvisor.analysis import Pattern, analyze
+from pgadvisor.analysis.workload import Statement, Workload, workload
+from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
+from pgadvisor.snapshot import Snapshot, TableRow, Unavailable
+
+_TRGM = ("gin_trgm_ops", "gist_trgm_ops")
+_LIKE_OPS = ("~~", "~~*")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadingWildcardThresholds:
+    """Keys of [checks.QR010]."""
+
+    min_rows: int = threshold(10_000, help="Only tables with at least this many estimated rows.")
+    min_calls: int = threshold(1, help="Ignore statements called fewer times.")
+
+
+class LeadingWildcard(Check[LeadingWildcardThresholds]):
+    """Statement searches with a leading-wildcard LIKE/ILIKE and no trigram index serves it.
+
+    ## Why it matters
+    `name LIKE '%smith%'` cannot use a B-tree: every call reads the whole table. A trigram index (pg_trgm)
+    answers the same search from the index.
+
+    ## Evidence
+    The parse tree: a LIKE / ILIKE on a column of a user table. pg_stat_statements replaces the pattern (its
+    `%` too) with `$n`, so the leading `%` must be proven: a `'%' || $n` left in the text, a pg_qualstats
+    constant of this queryid starting with `%`, or a literal text of the same statement (same fingerprint)
+    sampled from `pg_stat_activity`. Unproven patterns are not reported. Tables with a trigram index on the
+    column, or fewer than `min_rows` rows, are not reported.
+
+    ## How to fix
+    ```sql
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE INDEX CONCURRENTLY ON public.customers USING gin (name gin_trgm_ops);
+    ```
+    Prefix-only searches (`'smith%'`) need no trigram: a B-tree with `text_pattern_ops` serves them.
+
+    ## Thresholds
+    Generated from the thresholds class.
+
+    ## False positives
+    Rare admin searches on tables that are fine to scan.
+
+    ## References
+    https://www.postgresql.org/docs/current/pgtrgm.html#PGTRGM-INDEX
+    https://github.com/powa-team/pg_qualstats
+    """
+
+    code = "QR010"
+    name = "query.leading_wildcard"
+    default_severity = Severity.WARNING
+    requires = ("statements", "tables", "indexes")
+    thresholds = LeadingWildcardThresholds
+    message = "{operator} with a leading % on {table}.{column} ({rows} rows, proven by {proof}): {query}"
+    recommendation = "create a trigram GIN index on {column} (pg_trgm)"
+
+    def run(self, snap: Snapshot, t: LeadingWildcardThresholds) -> Iterator[Finding]:
+        wl = workload(snap)
+        for found in wl.found("QR010"):
+            s = found.statement
+            if s.calls < t.min_calls:
+                continue
+            for pattern in found.patterns:
+                table = wl.table(s.database, pattern.extra.get("table"))
+                column = pattern.extra.get("column")
+                if table is None or not isinstance(column, str) or (table.reltuples or 0) < t.min_rows:
+                    continue
+                if _has_trigram(wl, table, column):
+                    continue
+                proof = _proof(snap, wl, s, pattern, column)
+                if proof is None:
+                    continue
+                yield self.finding(
+                    obj=s.object,
+                    database=s.database,
+                    evidence={**s.evidence(), "table": f"{table.schema}.{table.name}", "column": column,
+                              "operator": str(pattern.extra.get("operator")), "proof": proof[0],
+                              "example": proof[1], "rows": int(table.reltuples or 0)},
+                    fix_sql=(f"CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON "
+                             f"{ident(table.schema, table.name)} USING gin ({ident(column)} gin_trgm_ops);"),
+                )
+                break  # one finding per statement
+
+
+def _has_trigram(wl: Workload, table: TableRow, column: str) -> bool:
+    return any(col == column and opc in _TRGM
+               for ix in wl.indexes(table) if ix.method in ("gin", "gist") and not ix.is_partial
+               for col, opc in zip(ix.columns, ix.opclasses, strict=False))
+
+
+def _proof(snap: Snapshot, wl: Workload, s: Statement, pattern: Pattern, column: str) -> tuple[str, str | None] | None:
+    """How the leading % is known: (source, example) or None."""
+    if pattern.extra.get("confirmed"):
+        return "parse tree", None
+    if not isinstance(snap.qual_stats, Unavailable):
+        for q in snap.qual_stats:
+            value = (q.constvalue or "").lstrip("'")
+            if q.queryid == s.queryid and q.column == column and q.operator in _LIKE_OPS and value.startswith("%"):
+                return "pg_qualstats", q.constvalue
+    for text in wl.samples(s):
+        for p in analyze(text).patterns_of("QR010"):
+            if p.extra.get("confirmed") and p.extra.get("column") == column:
+                return "pg_stat_activity", str(p.extra.get("pattern"))
+    return None
