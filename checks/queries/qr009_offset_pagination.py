@@ -147,8 +147,7 @@ def _keyset_fix(wl: Workload, found: Found, table: TableRow, order_by: tuple[obj
                      if ix.method == "btree" and not ix.is_partial and tuple(ix.columns[:len(keys)]) == tuple(keys)
                      and (uniform or all(bool(o & 1) == d for o, (_, d) in zip(ix.options, parts, strict=False)))),
                     None)
-    new_params = f"${found.analysis.max_param + 1}" + (f"..${found.analysis.max_param + len(keys)}"
-                                                        if len(keys) > 1 else "")
+    new_params = ", ".join(f"${found.analysis.max_param + 1 + i}" for i in range(len(keys)))
     advice = (f"switch to keyset pagination: pass the last row's ({', '.join(keys)}) as {new_params} instead of "
               "an OFFSET")
     lines = [f"-- keyset form of queryid {s.queryid}; {new_params} = the last row's ({', '.join(keys)})",
