@@ -7,6 +7,7 @@ PGADVISOR_DEBUG=1 to see one).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -209,6 +210,49 @@ def demo(keep: bool, fmt: str) -> int:  # noqa: FBT001
     from pgadvisor.demo import run_demo
 
     return run_demo(keep=keep, fmt=fmt)
+
+
+@cli.command(name="explain")
+@click.argument("dsn", required=False)
+@click.option("--queryid", metavar="N", help="The statement of pg_stat_statements with this queryid (this database).")
+@click.option("--query", "query_text", metavar="SQL", help="The statement text (with $n parameters or literals).")
+@click.option("--plan-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Review a saved `EXPLAIN (ANALYZE, FORMAT JSON)` output instead (no server needed).")
+@click.option("--analyze", "run_analyze", is_flag=True,
+              help="EXECUTES the statement (EXPLAIN ANALYZE): only a plain SELECT with literal values, read-only, "
+                   "in a transaction that is rolled back.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
+def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, plan_file: Path | None,
+                run_analyze: bool, fmt: str, statement_timeout: int | None) -> int:  # noqa: FBT001
+    """Show a statement's plan without running it, and what to look at first in it.
+
+    \b
+    Examples:
+      pgadvisor explain "dbname=app" --queryid 4240335447371813573
+      pgadvisor explain "dbname=app" --query "SELECT * FROM orders WHERE customer_id = $1"
+      pgadvisor explain --plan-file plan.json          # EXPLAIN (ANALYZE, FORMAT JSON) saved earlier
+    Exit codes: 0 explained, 2 usage problem, 3 could not connect or plan (a pg_monitor role cannot
+    EXPLAIN tables it may not SELECT).
+    """
+    from pgadvisor import explain as ex
+
+    try:
+        if plan_file is not None:
+            if dsn or queryid or query_text or run_analyze:
+                raise UsageProblem("--plan-file is reviewed alone: no DSN, --queryid, --query or --analyze")
+            result = ex.explain_file(plan_file)
+        else:
+            if dsn is not None:
+                parse_dsn(dsn)
+            number = ex.parse_args_queryid(queryid) if queryid is not None else None
+            opts = SessionOptions(statement_timeout_ms=statement_timeout or 10_000)
+            result = ex.explain(dsn, opts, queryid=number, query=query_text, run_analyze=run_analyze)
+    except ex.ExplainError as exc:
+        click.echo(f"pgadvisor: error: {exc}", err=True)
+        return exc.exit_code
+    click.echo(json.dumps(result.to_dict(), indent=1) if fmt == "json" else ex.render_text(result), nl=fmt == "json")
+    return EXIT_OK
 
 
 def _read_snapshot(path: Path) -> Snapshot:

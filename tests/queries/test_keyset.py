@@ -54,11 +54,11 @@ def test_keyset_fix_returns_the_next_page(fresh_db: Any) -> None:
     assert keyset == ("SELECT id, title FROM posts WHERE (posts.created_at, posts.id) < ($3, $4) "
                       "ORDER BY created_at DESC, posts.id DESC LIMIT $1")
     with psycopg.connect(fresh_db.dsn, autocommit=True) as conn:
-        conn.execute(f"PREPARE keyset(bigint, bigint, timestamptz, int) AS {keyset}")  # type: ignore[arg-type]
+        conn.execute(f"PREPARE keyset(bigint, bigint, timestamptz, int) AS {keyset}")
         pages = 0
         for offset in range(0, 100, 10):
-            page = conn.execute(PAGE.format(offset) + "").fetchall()  # type: ignore[arg-type]
-            following = conn.execute(PAGE.format(offset + 10)).fetchall()  # type: ignore[arg-type]
+            page = conn.execute(PAGE.format(offset)).fetchall()
+            following = conn.execute(PAGE.format(offset + 10)).fetchall()
             if not page:
                 break
             last_id = page[-1][0]
@@ -84,13 +84,13 @@ def test_keyset_with_ties_matches_the_total_order(fresh_db: Any) -> None:
     first = rewrite.first_page(PAGE.format(0), workload(snap).schema(fresh_db.name))
     assert first == "SELECT id, title FROM posts ORDER BY created_at DESC, posts.id DESC LIMIT 10"
     with psycopg.connect(fresh_db.dsn, autocommit=True) as conn:
-        conn.execute(f"PREPARE keyset(bigint, bigint, timestamptz, int) AS {keyset}")  # type: ignore[arg-type]
-        seen = conn.execute(first).fetchall()  # type: ignore[arg-type]
+        conn.execute(f"PREPARE keyset(bigint, bigint, timestamptz, int) AS {keyset}")
+        seen = conn.execute(first).fetchall()
         while True:
             last_id = seen[-1][0]
             (last_at,) = conn.execute("SELECT created_at FROM posts WHERE id = %s", (last_id,)).fetchone() or (None,)
             page = conn.execute(_execute(last_at, last_id)).fetchall()
-            offset_page = conn.execute(first + " OFFSET %s", (len(seen),)).fetchall()  # type: ignore[operator]
+            offset_page = conn.execute(first + " OFFSET %s", (len(seen),)).fetchall()
             assert page == offset_page
             if not page:
                 break
