@@ -74,6 +74,7 @@ def test_healthy_server_exits_0(standby_pair: Any, capsys: pytest.CaptureFixture
     primary.execute("CREATE DATABASE healthy")
     try:
         primary.execute("""
+            CREATE EXTENSION pg_stat_statements;  -- without it QR001 reports that the query checks cannot run
             CREATE TABLE customers (id int PRIMARY KEY);
             CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers);
             CREATE INDEX orders_customer_id_idx ON orders (customer_id);

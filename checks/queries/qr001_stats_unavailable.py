@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
 from pgadvisor.checkapi import Check, Finding, Severity, fmt_duration, threshold
 from pgadvisor.snapshot import ServerInfo, Snapshot, StatementsInfo, Unavailable
 
 EXT = "pg_stat_statements"
+SAME_TIME_S = 0.05
+"""A stats_reset this close to the server's start (measured: 2 ms before it) is its first start, not a reset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +18,7 @@ class StatsUnavailableThresholds:
     """Keys of [checks.QR001]."""
 
     min_stats_age_s: float = threshold(
-        3600.0, help="Report statistics younger than this (seconds since pg_stat_statements was reset) as too "
-        "young to judge.")
+        3600.0, help="Report statistics reset less than this many seconds ago as too young to judge.")
     min_dealloc: int = threshold(1, help="Report evicted entries (pg_stat_statements_info.dealloc) from this many.")
 
 
@@ -34,12 +34,14 @@ class StatsUnavailable(Check[StatsUnavailableThresholds]):
     `shared_preload_libraries`, the extension in `pg_extension` (its `extversion` against
     `pg_available_extensions.default_version`), `pg_stat_statements.track`, `pg_stat_statements.max` and, on
     pss 1.9+ (PostgreSQL 14+), `pg_stat_statements_info.dealloc` (entries evicted since the last reset) and
-    `stats_reset`; before 1.9 the database's statistics age stands in. `track_io_timing` from `pg_settings`.
+    `stats_reset` (explicit resets only: statistics born with the server are not "reset"; the checks never
+    extrapolate a young window's rates); before 1.9 the database's `stats_reset` stands in. `track_io_timing`
+    from `pg_settings`.
 
     - not loaded, not installed in the database, or `track = none` → warning: the query checks are skipped and
       say why;
-    - extension older than the server's default, entries evicted, `track_io_timing = off`, statistics younger
-      than `min_stats_age_s` → info.
+    - extension older than the server's default, entries evicted, `track_io_timing = off`, statistics reset
+      less than `min_stats_age_s` ago → info.
 
     ## How to fix
     ```sql
@@ -134,15 +136,30 @@ class StatsUnavailable(Check[StatsUnavailableThresholds]):
                 context={"problem": "track_io_timing is off: the time statements spend reading blocks is unknown",
                          "advice": "turn it on (check the clock's cost with pg_test_timing first)"},
                 fix_sql="ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();")
-        age = workload(snap).age_seconds(database)
+        age, source = _reset_age(snap, info, database)
         if age is not None and age < t.min_stats_age_s:
-            source = "pg_stat_statements_info" if info.stats_reset is not None else "pg_stat_database"
             yield self.finding(
                 obj=f"{EXT}.stats_reset", severity=Severity.INFO,
                 evidence={"stats_age_s": round(age, 1), "source": source},
                 context={"problem": f"statement statistics are only {fmt_duration(age)} old ({source}): too young to "
                                     "judge rates and shares",
                          "advice": "audit again after a representative period of traffic"})
+
+
+def _reset_age(snap: Snapshot, info: StatementsInfo, database: str | None) -> tuple[float | None, str]:
+    """Seconds since the statistics were explicitly reset, and from where; None when they were not reset (they
+    count since the server first started: a young server is not a finding, rates are never extrapolated)."""
+    start = snap.server.start_time if isinstance(snap.server, ServerInfo) else None
+    if info.stats_reset is not None:
+        born_with_server = start is not None and abs(info.stats_reset - start) < SAME_TIME_S
+        if born_with_server:
+            return None, "pg_stat_statements_info"
+        return max(0.0, snap.collected_at - info.stats_reset), "pg_stat_statements_info"
+    if not isinstance(snap.databases, Unavailable):
+        for db in snap.databases:
+            if db.name == database and db.stats_reset is not None:
+                return max(0.0, snap.collected_at - db.stats_reset), "pg_stat_database"
+    return None, "pg_stat_database"
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -190,7 +190,10 @@ def test_qr001_evicted_entries_and_young_statistics() -> None:
         ("pg_stat_statements.max", "info"), ("pg_stat_statements.stats_reset", "info")]
     fix = next(f.fix_sql for f in found if f.object == "pg_stat_statements.max")
     assert fix is not None and "pg_stat_statements.max = 10000" in fix
-    old = dataclasses.replace(info, dealloc=0, stats_reset=None)  # pss 1.8: the database's age stands in
+    born = dataclasses.replace(info, dealloc=0, stats_reset=NOW - 600.002)  # born with the server
+    assert audit(snapshot((), statements_info=born, server=dataclasses.replace(server(), start_time=NOW - 600)),
+                 ["QR001"]) == []
+    old = dataclasses.replace(info, dealloc=0, stats_reset=None)  # pss 1.8: the database's stats_reset stands in
     assert audit(snapshot((), statements_info=old), ["QR001"]) == []
 
 
