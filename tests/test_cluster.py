@@ -51,11 +51,15 @@ def _expected_server_uid() -> int:
 
 
 def _assert_runs_unprivileged(server: LocalCluster) -> None:
-    (datadir, pid) = server.execute("SELECT current_setting('data_directory'), pg_backend_pid()")[0]
     expected = _expected_server_uid()
+    # keep the session open: its backend exits with it, and /proc/<pid> with the backend
+    with server.connect() as conn:
+        row = conn.execute("SELECT current_setting('data_directory'), pg_backend_pid()").fetchone()
+        assert row is not None
+        datadir, pid = row
+        assert _process_uid(pid) == expected
     assert os.stat(datadir).st_uid == expected
     assert os.stat(Path(datadir).parent).st_uid == expected
-    assert _process_uid(pid) == expected
     if os.geteuid() == 0:
         assert expected != 0
 
