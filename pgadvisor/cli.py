@@ -80,6 +80,7 @@ def cli() -> None:
       pgadvisor collect "dbname=app" -o snap.json       # save now ...
       pgadvisor audit --snapshot snap.json              # ... audit later, offline
       pgadvisor checks show IX004
+      pgadvisor top "dbname=app" --by mean             # the workload's top statements
     """
 
 
@@ -210,6 +211,43 @@ def demo(keep: bool, fmt: str) -> int:  # noqa: FBT001
     from pgadvisor.demo import run_demo
 
     return run_demo(keep=keep, fmt=fmt)
+
+
+@cli.command(name="top")
+@click.argument("dsn", required=False)
+@click.option("--snapshot", "snapshot_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rank the statements of a saved snapshot instead of a live server.")
+@click.option("--by", type=click.Choice(["total", "mean", "calls", "rows", "reads", "temp"]), default="total",
+              show_default=True, help="Rank by total time, mean time, calls, rows, shared blocks read or temp "
+              "blocks written.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--database", help="Only this database's statements (default: all databases).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
+def top_cmd(dsn: str | None, snapshot_file: Path | None, by: str, limit: int, database: str | None, fmt: str,
+            config_file: Path | None) -> int:
+    """Show the workload's top statements from pg_stat_statements, with their share.
+
+    \b
+    Examples:
+      pgadvisor top "dbname=app" --by mean -n 10
+      pgadvisor top --snapshot db1.json --by temp --format json
+    """
+    from pgadvisor.top import TopUnavailable, render_json, render_table, top_statements
+
+    if dsn and snapshot_file:
+        raise UsageProblem("give either a DSN or --snapshot, not both")
+    if snapshot_file is not None:
+        snap = _read_snapshot(snapshot_file)
+    else:
+        config = load_config(config_file, search=True)
+        snap = _collect_live(dsn, _session(config, None, None), all_databases=False)
+    try:
+        top = top_statements(snap, by=by, limit=limit, database=database)
+    except TopUnavailable as exc:
+        raise CollectError(str(exc)) from None
+    click.echo(render_table(top) if fmt == "table" else render_json(top), nl=False)
+    return EXIT_OK
 
 
 @cli.command(name="explain")

@@ -1,8 +1,9 @@
 """The one place pgadvisor opens a session, and it is always a safe one.
 
-Every session is read-only (`default_transaction_read_only`), named `pgadvisor` in pg_stat_activity, bounded by
-`statement_timeout` and a short `lock_timeout`, and has `search_path = pg_catalog` so no user object can
-shadow a catalog function. A connection string, a URI or nothing at all is accepted; with nothing, libpq's PG*
+Every query ends with the comment `/* pgadvisor */`, so pgadvisor's own statements can be told apart in
+pg_stat_statements. Every session is read-only (`default_transaction_read_only`), named `pgadvisor` in
+pg_stat_activity, bounded by `statement_timeout` and a short `lock_timeout`, and has `search_path = pg_catalog`
+so no user object can shadow a catalog function. A connection string, a URI or nothing at all is accepted; with nothing, libpq's PG*
 environment variables and `.pgpass` apply as in psql. Passwords never reach a message: `redact()` scrubs them.
 """
 
@@ -14,6 +15,9 @@ from typing import Any
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg import sql
+
+from pgadvisor.snapshot import OWN_QUERY_MARKER
 
 
 class ConnectError(Exception):
@@ -100,6 +104,28 @@ def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None
     return f"{user}@{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}"
 
 
+class MarkedCursor(psycopg.Cursor[Any]):
+    """Ends every query with OWN_QUERY_MARKER, so pg_stat_statements shows which statements are ours."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        """Execute the query with the marker comment in front."""
+        return super().execute(mark(query), params, **kwargs)
+
+
+def mark(query: Any) -> Any:
+    """The query with the marker comment at its end, on a line of its own (str, bytes or psycopg.sql composable).
+
+    At the end, because PostgreSQL 18's pg_stat_statements no longer keeps a statement's leading comments.
+    """
+    if isinstance(query, str):
+        return f"{query}\n{OWN_QUERY_MARKER}"
+    if isinstance(query, bytes):
+        return query + b"\n" + OWN_QUERY_MARKER.encode()
+    if isinstance(query, sql.Composable):
+        return sql.Composed([query, sql.SQL("\n" + OWN_QUERY_MARKER)])
+    return query
+
+
 def connect(
     dsn: str | None, opts: SessionOptions | None = None, *, dbname: str | None = None
 ) -> psycopg.Connection[Any]:
@@ -112,7 +138,7 @@ def connect(
         params["dbname"] = dbname
     conn_str = pg_conninfo.make_conninfo("", **params)
     try:
-        conn = psycopg.connect(conn_str, autocommit=True)
+        conn = psycopg.connect(conn_str, autocommit=True, cursor_factory=MarkedCursor)
     except psycopg.Error as exc:
         raise ConnectError(_first_line(redact(str(exc), dsn))) from None
     try:

@@ -22,6 +22,10 @@ from typing import Any, Union
 
 FORMAT_VERSION = 1
 
+OWN_QUERY_MARKER = "/* pgadvisor */"
+"""Every query pgadvisor sends ends with this comment, which pg_stat_statements keeps, so pgadvisor's own
+catalog queries are left out of the workload it judges."""
+
 
 class SnapshotFormatError(ValueError):
     """A snapshot file that cannot be read: not JSON, another format version, or a wrong shape."""

@@ -137,6 +137,20 @@ def test_nothing_waits_when_every_relation_is_locked(fresh_db: Any) -> None:
         holder.close()
 
 
+def test_own_queries_are_marked_and_left_out_of_the_workload(fresh_db: Any) -> None:
+    """pg_stat_statements keeps the trailing `/* pgadvisor */` comment of every query pgadvisor sent (15 and
+    18, which drops leading comments); the snapshot's workload has the application's statements, not ours."""
+    fresh_db.execute("CREATE TABLE app (id int); SELECT count(*) FROM app;")
+    collect(fresh_db.monitor_dsn)
+    snap = collect(fresh_db.monitor_dsn)
+    ours = fresh_db.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%/* pgadvisor */'")[0][0]
+    assert ours > 5
+    assert isinstance(snap.statements, tuple)
+    texts = [s.query for s in snap.statements]
+    assert any(t.startswith("SELECT count(*) FROM app") for t in texts)
+    assert not [t for t in texts if t.endswith("/* pgadvisor */")]
+
+
 def test_statement_timeout_makes_a_part_unavailable(fresh_db: Any) -> None:
     """A query that hits statement_timeout becomes Unavailable with the reason; the session stays usable."""
     opts = SessionOptions(statement_timeout_ms=200)
