@@ -25,7 +25,7 @@ import pglast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pgadvisor.analysis import ColumnDef, IndexDef, Schema, TableDef, analyze  # noqa: E402
+from pgadvisor.analysis import ColumnDef, IndexDef, Schema, TableDef, analyze
 
 TABLES: dict[str, tuple[str, ...]] = {
     "users": ("id", "email", "name", "status", "created_at", "deleted_at", "org_id", "last_login"),
@@ -179,7 +179,8 @@ class Generator:
         cols = list(dict.fromkeys(cols))
         values = ", ".join(self.p() for _ in cols)
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols[1:]) or "id = EXCLUDED.id"
-        return f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {sets} RETURNING id"
+        return (f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({values}) "
+                f"ON CONFLICT (id) DO UPDATE SET {sets} RETURNING id")
 
     def statement(self) -> str:
         """One statement of a weighted random shape."""
