@@ -73,7 +73,7 @@ class UnusedIndex(Check[UnusedThresholds]):
     default_severity = Severity.WARNING
     requires = ("indexes", "tables", "server")
     thresholds = UnusedThresholds
-    message = "{verdict}: {size} since statistics began {stats_age} ago"
+    message = "{size} index {verdict} (statistics cover the last {stats_age})"
     recommendation = "drop it if no job on a standby or a rare schedule uses it; undo with: {undo}"
 
     def run(self, snap: Snapshot, t: UnusedThresholds) -> Iterator[Finding]:
@@ -142,7 +142,7 @@ def _verdict(ix: IndexRow, now: float, t: UnusedThresholds) -> str | None:
     if ix.idx_scan == 0:
         return "never scanned"
     if ix.last_idx_scan is not None and now - ix.last_idx_scan >= t.stale_scan_days * DAY:
-        return f"not scanned for {fmt_duration(now - ix.last_idx_scan)} (no longer used)"
+        return f"last scanned {fmt_duration(now - ix.last_idx_scan)} ago (no longer used)"
     return None
 
 
