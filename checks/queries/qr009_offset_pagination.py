@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from pgadvisor.analysis import analyze, rewrite
-from pgadvisor.analysis.workload import Found, Workload, workload
+from pgadvisor.analysis.workload import Found, Workload, seq, workload
 from pgadvisor.checkapi import Check, Confidence, Finding, Severity, ident, threshold
 from pgadvisor.snapshot import Snapshot, TableRow
 
@@ -79,7 +79,7 @@ class OffsetPagination(Check[OffsetThresholds]):
             pattern = next((p for p in found.patterns if p.extra.get("has_limit")), None)
             if pattern is None or s.calls < t.min_calls:
                 continue
-            tables = wl.user_tables(s.database, _seq(pattern.extra.get("tables")))
+            tables = wl.pattern_tables(found)
             if not tables:
                 continue
             per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
@@ -87,8 +87,8 @@ class OffsetPagination(Check[OffsetThresholds]):
             deepest = max(offsets, default=None)
             warn = (per_row >= t.warning_blocks_per_row and s.mean_exec_ms >= t.warning_mean_ms) or (
                 deepest is not None and deepest >= t.warning_sampled_offset)
-            order = [_order_text(item) for item in _seq(pattern.extra.get("order_by"))]
-            fix, advice = _keyset_fix(wl, found, tables[0], _seq(pattern.extra.get("order_by")))
+            order = [_order_text(item) for item in seq(pattern.extra.get("order_by"))]
+            fix, advice = _keyset_fix(wl, found, tables[0], seq(pattern.extra.get("order_by")))
             yield self.finding(
                 obj=s.object,
                 database=s.database,
@@ -101,9 +101,6 @@ class OffsetPagination(Check[OffsetThresholds]):
                 confidence=Confidence.HIGH if warn else Confidence.MEDIUM,
             )
 
-
-def _seq(value: object) -> tuple[object, ...]:
-    return value if isinstance(value, tuple) else ()
 
 
 def _name(table: TableRow) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
+from pgadvisor.analysis.workload import seq, workload
 from pgadvisor.checkapi import Check, Finding, Severity, threshold
 from pgadvisor.snapshot import Snapshot
 
@@ -61,7 +61,7 @@ class OrderByRandom(Check[RandomThresholds]):
             s = found.statement
             if s.calls < t.min_calls:
                 continue
-            tables = [tb for p in found.patterns for tb in wl.user_tables(s.database, _seq(p.extra.get("tables")))]
+            tables = [tb for p in found.patterns for tb in wl.user_tables(s.database, seq(p.extra.get("tables")))]
             if not tables:
                 continue
             yield self.finding(
@@ -72,6 +72,3 @@ class OrderByRandom(Check[RandomThresholds]):
                           "blocks_per_call": round(s.blocks_per_call, 1)},
             )
 
-
-def _seq(value: object) -> tuple[object, ...]:
-    return value if isinstance(value, tuple) else ()

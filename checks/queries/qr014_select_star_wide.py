@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import Workload, workload
+from pgadvisor.analysis.workload import Workload, seq, workload
 from pgadvisor.checkapi import Check, Finding, Severity, fmt_bytes, threshold
 from pgadvisor.snapshot import Snapshot, TableRow
 
@@ -64,7 +64,7 @@ class SelectStarWide(Check[SelectStarThresholds]):
             s = found.statement
             if s.calls < t.min_calls:
                 continue
-            labels = [lab for p in found.patterns for lab in _seq(p.extra.get("tables"))]
+            labels = [lab for p in found.patterns for lab in seq(p.extra.get("tables"))]
             for table in wl.user_tables(s.database, labels):
                 columns = wl.column_count(table)
                 width = _row_bytes(wl, table)
@@ -88,6 +88,3 @@ def _row_bytes(wl: Workload, table: TableRow) -> float | None:
     data = table.total_bytes - sum(ix.size_bytes for ix in wl.indexes(table))
     return max(0, data) / rows
 
-
-def _seq(value: object) -> tuple[object, ...]:
-    return value if isinstance(value, tuple) else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
+from pgadvisor.analysis.workload import seq, workload
 from pgadvisor.checkapi import Check, Finding, Severity, threshold
 from pgadvisor.snapshot import Snapshot
 
@@ -62,11 +62,11 @@ class CrossJoin(Check[CrossJoinThresholds]):
             if s.calls < t.min_calls:
                 continue
             pattern = found.patterns[0]
-            tables = wl.user_tables(s.database, _seq(pattern.extra.get("tables")))
+            tables = wl.pattern_tables(found)
             if not tables:
                 continue
             groups = " x ".join(
-                "(" + ", ".join(str(n) for n in _seq(g)) + ")" for g in _seq(pattern.extra.get("groups")))
+                "(" + ", ".join(str(n) for n in seq(g)) + ")" for g in seq(pattern.extra.get("groups")))
             yield self.finding(
                 obj=s.object,
                 database=s.database,
@@ -74,6 +74,3 @@ class CrossJoin(Check[CrossJoinThresholds]):
                           "tables": ", ".join(f"{tb.schema}.{tb.name}" for tb in tables)},
             )
 
-
-def _seq(value: object) -> tuple[object, ...]:
-    return value if isinstance(value, tuple) else ()

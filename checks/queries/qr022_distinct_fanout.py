@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
+from pgadvisor.analysis.workload import seq, workload
 from pgadvisor.checkapi import Check, Finding, Severity, threshold
 from pgadvisor.snapshot import Snapshot
 
@@ -63,7 +63,7 @@ class DistinctFanout(Check[DistinctThresholds]):
             if s.calls < t.min_calls:
                 continue
             pattern = found.patterns[0]
-            tables = wl.user_tables(s.database, _seq(pattern.extra.get("tables")))
+            tables = wl.pattern_tables(found)
             if not tables:
                 continue
             per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
@@ -72,11 +72,8 @@ class DistinctFanout(Check[DistinctThresholds]):
                 obj=s.object,
                 database=s.database,
                 severity=Severity.WARNING if heavy else Severity.INFO,
-                evidence={**s.evidence(), "relations": ", ".join(str(r) for r in _seq(pattern.extra.get("relations"))),
+                evidence={**s.evidence(), "relations": ", ".join(str(r) for r in seq(pattern.extra.get("relations"))),
                           "blocks_per_row": round(per_row, 1),
                           "distinct_on": bool(pattern.extra.get("distinct_on"))},
             )
 
-
-def _seq(value: object) -> tuple[object, ...]:
-    return value if isinstance(value, tuple) else ()

@@ -177,6 +177,11 @@ def _sum_int(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
+def seq(value: object) -> tuple[object, ...]:
+    """A pattern's `extra` value as a tuple; empty when it is absent or not a sequence."""
+    return value if isinstance(value, tuple) else ()
+
+
 @dataclass(frozen=True)
 class Found:
     """The patterns of one code in one statement."""
@@ -283,6 +288,10 @@ class Workload:
             if t is not None and t not in out:
                 out.append(t)
         return out
+
+    def pattern_tables(self, found: Found) -> list[TableRow]:
+        """The user tables the first pattern of a finding names (its `extra["tables"]`)."""
+        return self.user_tables(found.statement.database, seq(found.patterns[0].extra.get("tables")))
 
     def indexes(self, table: TableRow) -> list[IndexRow]:
         """The valid indexes of a table."""
