@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 CASES_DIR = Path(__file__).parent / "cases"
-CASE_KEYS = {"setup", "thresholds", "expect", "min_server", "max_server", "role", "needs_extension", "statements"}
+CASE_KEYS = {"setup", "thresholds", "expect", "min_server", "max_server", "role", "needs_extension", "needs_jit",
+             "statements"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Case:
     max_server: int = 99
     role: str = "monitor"  # monitor (pg_monitor only) or superuser
     needs_extension: str | None = None
+    needs_jit: bool = False  # skipped where the server cannot JIT (built without LLVM)
     statements: list[str] = field(default_factory=list)  # run as the app, after setup, to fill pg_stat_statements
 
     @property
@@ -62,6 +64,7 @@ def load_cases() -> list[Case]:
                     max_server=int(body.get("max_server", 99)),
                     role=body.get("role", "monitor"),
                     needs_extension=body.get("needs_extension"),
+                    needs_jit=bool(body.get("needs_jit", False)),
                     statements=list(body.get("statements") or []),
                 )
             )

@@ -66,6 +66,8 @@ def test_case(case: Case, fresh_db: Any) -> None:
         pytest.skip(f"case needs PostgreSQL {case.min_server}..{case.max_server}, server is {major}")
     if case.needs_extension and not fresh_db.server.install.has_extension(case.needs_extension):
         pytest.skip(f"extension {case.needs_extension} is not available for PostgreSQL {major}")
+    if case.needs_jit and not fresh_db.execute("SELECT pg_jit_available()")[0][0]:
+        pytest.skip(f"PostgreSQL {major} cannot JIT here (built without LLVM)")
     run_setup(fresh_db, case.setup)
     for statement in case.statements:
         fresh_db.execute(statement + ";\nSELECT pg_stat_force_next_flush();")
