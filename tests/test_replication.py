@@ -52,7 +52,8 @@ def test_RP001_bad_paused_replay_seen_from_the_primary(paused: Any) -> None:
     (name,) = paused.primary.execute("SELECT application_name FROM pg_stat_replication")[0]
     findings = lag_findings(paused.monitor_dsn_primary, TIGHT)
     assert [(f.object, f.severity.label) for f in findings] == [(f"standby {name}", "warning")]
-    assert findings[0].evidence["lag_bytes"] >= 1024 * 1024  # 10,000 rows of ~130 bytes not replayed
+    lag_bytes = findings[0].evidence["lag_bytes"]
+    assert isinstance(lag_bytes, int) and lag_bytes >= 1024 * 1024  # 10,000 rows of ~130 bytes not replayed
 
 
 def test_RP001_bad_paused_replay_seen_from_the_standby(paused: Any) -> None:
@@ -61,7 +62,7 @@ def test_RP001_bad_paused_replay_seen_from_the_standby(paused: Any) -> None:
     assert [(f.object, f.severity.label) for f in findings] == [("this standby", "warning")]
     ev = findings[0].evidence
     assert ev["replay_paused"] is True
-    assert ev["lag_seconds"] >= 1.0
+    assert isinstance(ev["lag_seconds"], float) and ev["lag_seconds"] >= 1.0
 
 
 def test_RP001_bad_critical_time_lag(paused: Any) -> None:

@@ -71,10 +71,10 @@ def test_sql_file_runs_where_it_should(name: str, fresh_db: Any) -> None:
     text = SQL_DIR.joinpath(name).read_text()
     with connect(fresh_db.monitor_dsn) as conn:
         if expected_to_run(family, version, server):
-            conn.execute(text).fetchall()  # type: ignore[arg-type]
+            conn.execute(text).fetchall()
         else:
             with pytest.raises(psycopg.errors.UndefinedColumn):
-                conn.execute(text)  # type: ignore[arg-type]
+                conn.execute(text)
 
 
 @pytest.mark.parametrize("name", [f for f in FILES if f.startswith("statements_")])
@@ -100,5 +100,5 @@ def test_statements_file_runs_for_extension_versions(name: str, fresh_db: Any) -
 def test_standby_files_run_on_a_standby(name: str, standby_pair: Any) -> None:
     """The replay-status queries run on a real standby (PostgreSQL 15) as the pg_monitor role."""
     with connect(standby_pair.monitor_dsn_standby) as conn:
-        row = conn.execute(SQL_DIR.joinpath(name).read_text()).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(SQL_DIR.joinpath(name).read_text()).fetchone()
         assert row is not None and row[0] is not None
