@@ -21,6 +21,9 @@ class IoHeavyThresholds:
     max_read_time_share: float = threshold(
         0.5, help="Report statements spending this share of their time reading blocks (needs track_io_timing) ...")
     read_time_min_calls: int = threshold(100, help="... when called at least this often.")
+    info_touched_blocks: float = threshold(
+        12_800, help="Shared blocks touched (hit + read) per call that is info even when cached (100 MiB) ...")
+    touched_min_calls: int = threshold(100, help="... when called at least this often.")
 
     def __post_init__(self) -> None:
         if not 0 <= self.info_read_blocks <= self.warning_read_blocks:
@@ -32,12 +35,16 @@ class IoHeavy(Check[IoHeavyThresholds]):
 
     ## Why it matters
     Blocks that are not in shared buffers come from the OS cache or the disk. A statement reading tens of
-    megabytes per call evicts everyone else's pages and its latency follows the disk.
+    megabytes per call evicts everyone else's pages and its latency follows the disk. Blocks found in shared
+    buffers are not free either: a statement that touches a hundred megabytes of cached pages per call burns a
+    CPU for it, typically walking a whole index or table to return a handful of rows (a missing index, or a
+    plan that walks the primary key hoping to stop early under `ORDER BY ... LIMIT`).
 
     ## Evidence
     Per call: `shared_blks_read` (from outside shared buffers), `shared_blks_hit`, their hit ratio, and the
     read time (`blk_read_time` on pss 1.8 to 1.10, `shared_blk_read_time` on 1.11+, only with
-    `track_io_timing = on`) as a share of `total_exec_time`. Maintenance commands (VACUUM, ANALYZE, CREATE
+    `track_io_timing = on`) as a share of `total_exec_time`; blocks touched per call (hit + read) and per
+    returned row, for statements that stay in cache. Maintenance commands (VACUUM, ANALYZE, CREATE
     INDEX: utility statements) are not judged. One finding per statement, at the worst criterion's severity.
 
     ## How to fix
@@ -83,6 +90,9 @@ class IoHeavy(Check[IoHeavyThresholds]):
             if touched >= t.hit_ratio_min_blocks and hit_ratio < t.min_hit_ratio:
                 reasons.append((Severity.INFO, f"cache hit ratio {100 * hit_ratio:.0f}% over "
                                                f"{fmt_bytes(touched * block)} per call"))
+            if s.calls >= t.touched_min_calls and touched >= t.info_touched_blocks and read < t.info_read_blocks:
+                reasons.append((Severity.INFO, f"touches {fmt_bytes(touched * block)} of buffers per call, mostly "
+                                               f"cached (CPU, not I/O), to return {s.rows_per_call:,.1f} rows"))
             if s.calls >= t.read_time_min_calls and read_share >= t.max_read_time_share:
                 reasons.append((Severity.INFO, f"{100 * read_share:.0f}% of its time is spent reading blocks"))
             if not reasons or wl.analysis(s).kind == "utility":
@@ -92,7 +102,9 @@ class IoHeavy(Check[IoHeavyThresholds]):
                 database=s.database,
                 severity=max(r[0] for r in reasons),
                 evidence={**s.evidence(), "read_blocks_per_call": round(read, 1),
-                          "blocks_per_call": round(touched, 1), "hit_ratio": round(hit_ratio, 3),
+                          "blocks_per_call": round(touched, 1),
+                          "blocks_per_returned_row": round(touched / max(s.rows_per_call, 1.0), 1),
+                          "hit_ratio": round(hit_ratio, 3),
                           "read_time_share": round(read_share, 3)},
                 context={"why": "; ".join(r[1] for r in reasons)},
             )
