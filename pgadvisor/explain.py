@@ -32,6 +32,7 @@ from psycopg import sql
 from pgadvisor.analysis import analyze
 from pgadvisor.analysis.parse import parse
 from pgadvisor.checkapi import fmt_bytes
+from pgadvisor.collectors.base import extension_schema
 from pgadvisor.connection import SessionOptions, connect, redact
 
 PREPARED = "pgadvisor_explain"
@@ -356,20 +357,18 @@ def _explain(conn: psycopg.Connection[Any], dsn: str | None, *, queryid: int | N
 
 def _statement_text(conn: psycopg.Connection[Any], queryid: int, database: str,
                     dsn: str | None) -> tuple[str, str | None]:
+    schema = extension_schema(conn, "pg_stat_statements")
+    if schema is None:
+        raise ExplainError(f"pg_stat_statements is not installed in database {database}: pass the statement "
+                           "with --query", 3)
     with conn.cursor() as cur:
-        cur.execute("SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-                    " WHERE e.extname = 'pg_stat_statements'")
-        found = cur.fetchone()
-        if found is None:
-            raise ExplainError(f"pg_stat_statements is not installed in database {database}: pass the statement "
-                               "with --query", 3)
         try:
             cur.execute(
                 sql.SQL("SELECT s.query, r.rolname::text FROM {}.pg_stat_statements s"
                         " LEFT JOIN pg_roles r ON r.oid = s.userid"
                         " WHERE s.queryid = %s AND s.dbid = (SELECT oid FROM pg_database"
                         " WHERE datname = current_database()) ORDER BY s.calls DESC LIMIT 1")
-                .format(sql.Identifier(str(found[0]))), (queryid,))
+                .format(sql.Identifier(schema)), (queryid,))
         except psycopg.Error as exc:
             raise ExplainError(f"cannot read pg_stat_statements: {_first(exc, dsn)}", 3) from None
         row = cur.fetchone()

@@ -61,6 +61,18 @@ def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, 
     return out
 
 
+def extension_schema(conn: psycopg.Connection[Any], name: str) -> str | None:
+    """The schema an extension is installed in, in the connected database; None when it is not installed."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+            " WHERE e.extname = %s",
+            (name,),
+        )
+        row = cur.fetchone()
+    return None if row is None else str(row[0])
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_plain(v) for v in value)

@@ -17,25 +17,13 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from pgadvisor.collectors import queries
-from pgadvisor.collectors.base import Ctx, fetch
+from pgadvisor.collectors.base import Ctx, extension_schema, fetch
 from pgadvisor.snapshot import ColumnStatsRow, IndexBloatRow, QualStatRow, Unavailable
 
 EXACT_BUDGET_PAGES = 262_144
 """pgstatindex reads every page of the index: measure at most 2 GiB (8 kB pages) of indexes per database."""
 
 STATS_GRANT = "GRANT pg_read_all_data TO <role> (14+), or SELECT on the tables"
-
-
-def extension_schema(ctx: Ctx, name: str) -> str | None:
-    """The schema an extension is installed in, in this database; None when it is not installed."""
-    with ctx.conn.cursor() as cur:
-        cur.execute(
-            "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-            " WHERE e.extname = %s",
-            (name,),
-        )
-        row = cur.fetchone()
-    return None if row is None else str(row[0])
 
 
 def collect_column_stats(ctx: Ctx) -> tuple[ColumnStatsRow, ...] | Unavailable:
@@ -73,7 +61,7 @@ def collect_index_bloat(
 ) -> tuple[IndexBloatRow, ...] | Unavailable:
     """Exact free space of B-trees (pgstatindex) within the budget, else a pg_stats estimate."""
     indexes = fetch(ctx, _IndexPages, "index_pages")
-    schema = extension_schema(ctx, "pgstattuple")
+    schema = extension_schema(ctx.conn, "pgstattuple")
     stats = {} if isinstance(column_stats, Unavailable) else {
         (r.schema, r.table, r.column): r for r in column_stats
     }
@@ -172,7 +160,7 @@ def estimate_bloat(
 
 def collect_qual_stats(ctx: Ctx) -> tuple[QualStatRow, ...] | Unavailable:
     """Predicates pg_qualstats sampled in this database, with a constant per (column, operator)."""
-    schema = extension_schema(ctx, "pg_qualstats")
+    schema = extension_schema(ctx.conn, "pg_qualstats")
     if schema is None:
         return Unavailable(f"pg_qualstats is not installed in database {ctx.database}")
     text = sql.SQL(queries.pick("qual_stats", ctx.version)).format(schema=sql.Identifier(schema))

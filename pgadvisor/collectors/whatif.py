@@ -26,8 +26,7 @@ from psycopg import sql
 from pgadvisor import advisor
 from pgadvisor.advisor import Candidate, SelectOptions, WorkloadStatement
 from pgadvisor.analysis import analyze
-from pgadvisor.collectors.base import Ctx
-from pgadvisor.collectors.index_stats import extension_schema
+from pgadvisor.collectors.base import Ctx, extension_schema
 from pgadvisor.snapshot import (
     ColumnRow,
     ColumnStatsRow,
@@ -70,7 +69,7 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
             return Unavailable(f"needs {name}: {part.reason}")
     assert isinstance(inputs.statements, tuple) and isinstance(inputs.tables, tuple)
     assert isinstance(inputs.columns, tuple) and isinstance(inputs.indexes, tuple)
-    hypo_schema = extension_schema(ctx, "hypopg")
+    hypo_schema = extension_schema(ctx.conn, "hypopg")
     if hypo_schema is None:
         return Unavailable(f"hypopg is not installed in database {ctx.database} (CREATE EXTENSION hypopg)")
     with ctx.conn.cursor() as cur:
