@@ -837,11 +837,13 @@ class LocalCluster:
         """Write `*:*:*:*:<password>` to a new 0600 file of this process's user, outside the server's reach.
 
         Without an OS user switch that is `<base_dir>/pgpass`. As root, `base_dir` belongs to the server's
-        OS user, who could swap the file for a link: the passfile then goes to a private dir of root's own.
+        OS user, who could swap the file for a link: the passfile then goes to a private dir of root's own,
+        next to `base_dir`.
         """
         directory = self.base_dir
         if self.os_user is not None:
-            directory = self._own_secret_dir = Path(tempfile.mkdtemp(prefix="pgadvisor-pass-", dir="/tmp"))
+            parent = self.base_dir.parent
+            directory = self._own_secret_dir = Path(tempfile.mkdtemp(prefix="pgadvisor-pass-", dir=parent))
         path = directory / "pgpass"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
