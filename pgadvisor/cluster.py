@@ -472,7 +472,8 @@ class LocalCluster:
     `private=True` the server listens on no TCP address, only on a Unix socket in a 0700 directory of the
     server's OS user (`socket_dir`), and every role must give the password generated for this cluster.
     `dsn()` then names the socket directory and `passfile`, a 0600 file of the invoking user holding that
-    password; the server only ever sees its SCRAM verifier. Create login roles with `create_role()`.
+    password; the server only ever sees its SCRAM verifier. Create login roles with `create_role()`. A
+    private cluster's `base_dir` (which holds the socket) is made mode 0700.
     """
 
     def __init__(
@@ -764,6 +765,8 @@ class LocalCluster:
         pg_stat_replication shows as application_name). This waits up to 60 s for `state = 'streaming'`.
         The caller owns the returned cluster: close it.
         """
+        if self.private:
+            raise ClusterError(f"{self!r} is private (no TCP, password only): it cannot serve a standby")
         settings = {k: v for k, v in self.settings.items() if k != "cluster_name"}
         standby = LocalCluster(self.install, port=port, settings=settings)
         try:
