@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from pgadvisor.cli import run_cli
-from pgadvisor.cluster import CLUSTER_DIR_ENV, LocalCluster, OsUser
+from pgadvisor.cluster import CLUSTER_DIR_ENV, ClusterError, LocalCluster, OsUser
 from pgadvisor.connection import connect
 from pgadvisor.demo import DEMO_DB, MONITOR, keep_message, start_server
 
@@ -99,6 +99,8 @@ def test_demo_server_listens_on_no_tcp_port(demo_server: LocalCluster) -> None:
     with pytest.raises(psycopg.OperationalError, match="refused"):
         psycopg.connect(host="127.0.0.1", port=demo_server.port, user="postgres", dbname="postgres",
                         connect_timeout=10)
+    with pytest.raises(ClusterError, match="private"):
+        demo_server.make_standby()
 
 
 def test_demo_files_are_private(demo_server: LocalCluster) -> None:
