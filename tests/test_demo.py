@@ -1,20 +1,45 @@
-"""`pgadvisor demo`: the README's first command works and finds what it planted."""
+"""`pgadvisor demo`: the README's first command works, finds what it planted, and nobody else can get in."""
 
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import re
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
+
+from pgadvisor.cli import run_cli
+from pgadvisor.cluster import CLUSTER_DIR_ENV, ClusterError, LocalCluster, OsUser
+from pgadvisor.connection import connect
+from pgadvisor.demo import DEMO_DB, MONITOR, keep_message, start_server
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_finds_the_planted_problems() -> None:
-    """The demo starts its own server, audits it as pg_monitor and reports each planted problem."""
+@pytest.fixture
+def cluster_parent() -> Iterator[Path]:
+    """A fresh parent dir for the demo's cluster, reachable by the server's OS user."""
+    path = Path(tempfile.mkdtemp(prefix="pgadvisor-demo-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_demo_finds_the_planted_problems_and_leaves_nothing(cluster_parent: Path) -> None:
+    """The demo starts its own server, audits it as pg_monitor, reports each planted problem, and without
+    --keep deletes everything it made (data directory, socket, passfile)."""
+    env = {**os.environ, CLUSTER_DIR_ENV: str(cluster_parent)}
     res = subprocess.run([sys.executable, "-m", "pgadvisor.cli", "demo", "--format", "json"], capture_output=True,
-                         text=True, timeout=300, check=False)
+                         text=True, timeout=300, check=False, env=env)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     found = {(f["check"], f["object"]) for f in report["findings"]}
@@ -24,5 +49,118 @@ def test_demo_finds_the_planted_problems() -> None:
         ("IX004", "public.orders.orders_customer_id_fkey"),
         ("IX005", "public.customers_email_domain_key"),
     } <= found
-    assert report["target"].startswith("pgadvisor_demo@127.0.0.1:")
+    assert report["target"].startswith(f"{MONITOR}@{cluster_parent}/pgadvisor-")  # a Unix socket, no TCP
     assert not [c for c in report["checks"] if c["status"] == "errored"]
+    assert list(cluster_parent.iterdir()) == []
+
+
+def _private(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+def _other_os_user(server: OsUser | None) -> OsUser:
+    """An unprivileged OS user that is neither root nor the one running the server."""
+    for name in ("nobody", "daemon", "bin"):
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if pw.pw_uid != 0 and (server is None or pw.pw_uid != server.uid):
+            return OsUser.named(name)
+    pytest.skip("no unprivileged OS user other than the server's")
+
+
+def _psql_as(user: OsUser | None, cluster: LocalCluster, conninfo: str) -> subprocess.CompletedProcess[str]:
+    """`psql -w -c 'SELECT 1'` as `user` (None: as ourselves), with no PG* variables."""
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": user.home if user else os.environ.get("HOME", "/")}
+    return subprocess.run(
+        [str(cluster.install.binary("psql")), "-w", "-X", "-At", "-c", "SELECT current_user", conninfo],
+        capture_output=True, text=True, timeout=60, check=False, env=env, cwd="/",
+        **(user.popen_kwargs() if user else {}),
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_server() -> Iterator[LocalCluster]:
+    """The demo's own server, started by demo.start_server() (nothing planted)."""
+    cluster = start_server()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_demo_server_listens_on_no_tcp_port(demo_server: LocalCluster) -> None:
+    """listen_addresses is empty, TCP to 127.0.0.1 is refused, and pg_hba.conf trusts nobody."""
+    assert demo_server.execute("SHOW listen_addresses") == [("",)]
+    rules = demo_server.execute("SELECT type, auth_method, error FROM pg_hba_file_rules")
+    assert rules
+    assert {(kind, method, error) for kind, method, error in rules} == {("local", "scram-sha-256", None)}
+    with pytest.raises(psycopg.OperationalError, match="refused"):
+        psycopg.connect(host="127.0.0.1", port=demo_server.port, user="postgres", dbname="postgres",
+                        connect_timeout=10)
+    with pytest.raises(ClusterError, match="private"):
+        demo_server.make_standby()
+
+
+def test_demo_files_are_private(demo_server: LocalCluster) -> None:
+    """The data directory, the socket directory and the passfile are closed to group and others."""
+    assert demo_server.passfile is not None
+    for path in (demo_server.base_dir, demo_server.datadir, demo_server.socket_dir, demo_server.passfile,
+                 demo_server.passfile.parent):
+        assert _private(path), f"{path} is open to group or others: {oct(path.stat().st_mode)}"
+    assert demo_server.passfile.stat().st_uid == os.geteuid()
+    assert demo_server.passfile.stat().st_mode & 0o777 == 0o600
+    server_uid = demo_server.os_user.uid if demo_server.os_user else os.geteuid()
+    assert demo_server.socket_dir.stat().st_uid == server_uid
+    assert demo_server.datadir.stat().st_uid == server_uid
+
+
+def test_demo_needs_the_generated_password(demo_server: LocalCluster) -> None:
+    """Even a process that reaches the socket cannot log in without the password in the passfile."""
+    no_password = {"host": str(demo_server.socket_dir), "port": demo_server.port, "dbname": "postgres",
+                   "passfile": "/nonexistent", "connect_timeout": 10}
+    for user in ("postgres", MONITOR):
+        with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+            psycopg.connect(user=user, **no_password)  # type: ignore[arg-type]
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(user=user, password="guess", **no_password)  # type: ignore[arg-type]
+    with connect(demo_server.dsn(DEMO_DB, user=MONITOR)) as conn:  # pgadvisor's own session
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == (MONITOR, DEMO_DB)
+    password = demo_server.passfile.read_text().strip().rsplit(":", 1)[1] if demo_server.passfile else ""
+    assert len(password) >= 24
+    assert password not in demo_server.dsn()
+    assert password not in demo_server.log_tail(100_000)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can try the socket as another OS user")
+def test_other_os_users_cannot_connect(demo_server: LocalCluster) -> None:
+    """Another OS user cannot even reach the socket; the server's own OS user reaches it but has no password."""
+    target = f"host={demo_server.socket_dir} port={demo_server.port} user=postgres dbname=postgres"
+    other = _psql_as(_other_os_user(demo_server.os_user), demo_server, target)
+    assert other.returncode != 0
+    assert "Permission denied" in other.stderr, other.stderr
+    assert demo_server.os_user is not None
+    owner = _psql_as(demo_server.os_user, demo_server, target)
+    assert owner.returncode != 0
+    assert "no password supplied" in owner.stderr, owner.stderr
+    mine = _psql_as(None, demo_server, demo_server.dsn())  # the control: root with the passfile gets in
+    assert (mine.returncode, mine.stdout.strip()) == (0, "postgres"), mine.stderr
+
+
+def test_keep_message_commands_work(demo_server: LocalCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `demo --keep` prints connects: the pgadvisor audit line and the psql line, without a password."""
+    message = keep_message(demo_server)
+    assert demo_server.passfile is not None
+    assert demo_server.passfile.read_text().strip().rsplit(":", 1)[1] not in message
+    audit = re.search(r'pgadvisor audit "([^"]+)"', message)
+    psql = re.search(r'psql "([^"]+)"', message)
+    assert audit is not None
+    assert psql is not None
+    capsys.readouterr()
+    assert run_cli(["audit", audit.group(1), "--format", "json"]) in (0, 1)
+    out, err = capsys.readouterr()
+    assert json.loads(out)["target"] == f"{MONITOR}@{demo_server.socket_dir}:{demo_server.port}/{DEMO_DB}", err
+    res = _psql_as(None, demo_server, psql.group(1))
+    assert (res.returncode, res.stdout.strip()) == (0, "postgres"), res.stderr
+    assert str(demo_server.datadir) in message
