@@ -247,6 +247,8 @@ def _refs(nodes: Iterable[ast.Node]) -> _Refs:
 
 _VISIBLE = ("(CASE WHEN %(schema)s::text IS NULL THEN n.nspname = ANY (pg_catalog.current_schemas(true))"
             " ELSE n.nspname = %(schema)s END)")
+_SIGNATURE = ("p.pronamespace::regnamespace::text || '.' || p.proname || '('"
+              " || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'")
 _TRUSTED_PROC = f"(p.oid < {FIRST_NORMAL_OID} OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = p.proowner))"
 
 
@@ -284,7 +286,7 @@ def untrusted_code(cur: psycopg.Cursor[Any], text: str, *, strict: bool = False)
                 "not found" if not found else "neither built in nor owned by a superuser")
     for name in sorted(refs.attributes):
         cur.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
+            f"SELECT {_SIGNATURE} FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n"
             f" ON n.oid = p.pronamespace WHERE p.proname = %(name)s AND p.pronargs >= 1 AND {_VISIBLE}"
             f" AND NOT ({_TRUSTED_PROC}" + (" AND p.provolatile <> 'v')" if strict else ")") + " LIMIT 1",
             {"schema": None, "name": name})
@@ -311,7 +313,7 @@ def untrusted_code(cur: psycopg.Cursor[Any], text: str, *, strict: bool = False)
 
 def _function(cur: psycopg.Cursor[Any], schema: str | None, name: str, *, strict: bool) -> str | None:
     cur.execute(
-        "SELECT p.oid::regprocedure::text, p.oid < %(first)s, p.provolatile::text,"
+        f"SELECT {_SIGNATURE}, p.oid < %(first)s, p.provolatile::text,"
         f" {_TRUSTED_PROC} FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
         f" WHERE p.proname = %(name)s AND {_VISIBLE} ORDER BY 1",
         {"schema": schema, "name": name, "first": FIRST_NORMAL_OID})
@@ -361,7 +363,7 @@ procs(proc) AS (
     SELECT o.oprcode FROM attached a JOIN pg_catalog.pg_depend d ON d.classid = a.classid AND d.objid = a.objid
     JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid WHERE d.refclassid = 'pg_catalog.pg_operator'::regclass
 )
-SELECT p.oid::regprocedure::text FROM procs JOIN pg_catalog.pg_proc p ON p.oid = procs.proc
+SELECT {_SIGNATURE} FROM procs JOIN pg_catalog.pg_proc p ON p.oid = procs.proc
 WHERE NOT {_TRUSTED_PROC} LIMIT 1
 """
 

@@ -113,10 +113,10 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
         notes.extend(f"{n} statement(s) {reason}" for reason, n in sorted(reasons.items(), key=lambda r: -r[1]))
         if analysed and not any(p.cost is not None for p in plans):
             if reasons:
-                top = reasons.most_common(1)[0][0]
-                return Unavailable(
-                    f"no statement could be planned as the role that ran them ({sum(reasons.values())} not "
-                    f"planned, e.g. {top.removeprefix('not planned: ')}); IX011 falls back to its estimate")
+                why = "; ".join(f"{n}: {reason.removeprefix('not planned: ')}" for reason, n in reasons.most_common(3))
+                more = f"; and {len(reasons) - 3} other reason(s)" if len(reasons) > 3 else ""
+                return Unavailable(f"no statement could be planned as the role that ran them ({why}{more}); "
+                                   "IX011 falls back to its estimate")
             if denied:
                 return Unavailable(
                     "EXPLAIN needs SELECT on the workload's tables, which the roles that ran the statements lack "
