@@ -330,3 +330,29 @@ def test_code_hidden_in_a_table_definition_is_not_planned(attacker: Attacker,
     err = capsys.readouterr().err
     assert "not planned" in err and "att.f()" in err and "index" in err, err
     assert _canary_lines(_log_since(db, offset)) == []
+
+
+def test_candidates_with_foreign_expressions_are_not_created(attacker: Attacker, tmp_path: Path) -> None:
+    """hypopg_create_index runs as the auditor: a candidate whose expression calls the attacker's function
+    (proposed from a statement that was itself not planned) is not created, and the notes say so; a plain
+    candidate on the same table still is."""
+    db = attacker.db
+    if not _has_hypopg(db):
+        pytest.skip(f"HypoPG is not installed for PostgreSQL {db.server.major} here (only for 15)")
+    db.execute("CREATE EXTENSION hypopg")
+    with psycopg.connect(attacker.dsn, autocommit=True) as conn:
+        # called once per row by the attacker's own statement: it acts only when it is not the attacker
+        conn.execute("CREATE FUNCTION att.h(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN"
+                     f" IF current_user <> '{attacker.role}' THEN PERFORM att.f(); END IF; RETURN $1; END$$")
+    attacker.run("SELECT id FROM att.t WHERE att.h(v) = %s", 3, (7,))
+    attacker.run("SELECT id FROM att.t WHERE v = %s", 50, (7,))
+    superuser = db.server.execute("SELECT current_user")[0][0]
+    offset = _log_offset(db)
+    assert run_cli(["collect", db.dsn, "-o", str(tmp_path / "snap.json")]) == 0
+    assert not [line for line in _canary_lines(_log_since(db, offset)) if superuser in line]
+    snap = Snapshot.from_json((tmp_path / "snap.json").read_text())
+    assert isinstance(snap.whatif, WhatIf), snap.whatif
+    notes = " ".join(snap.whatif.notes)
+    assert "candidate(s) not created" in notes and "att.h(integer)" in notes, notes
+    assert "1 statement(s) not planned: it calls att.h(integer)" in notes, notes
+    assert {c.keys for c in snap.whatif.candidates} == {("v",)}, snap.whatif.candidates

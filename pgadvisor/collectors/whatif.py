@@ -113,9 +113,10 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
         notes.extend(f"{n} statement(s) {reason}" for reason, n in sorted(reasons.items(), key=lambda r: -r[1]))
         if analysed and not any(p.cost is not None for p in plans):
             if reasons:
-                why = "; ".join(f"{n}: {reason.removeprefix('not planned: ')}" for reason, n in reasons.most_common(3))
+                summary = "; ".join(f"{n}: {reason.removeprefix('not planned: ')}"
+                                    for reason, n in reasons.most_common(3))
                 more = f"; and {len(reasons) - 3} other reason(s)" if len(reasons) > 3 else ""
-                return Unavailable(f"no statement could be planned as the role that ran them ({why}{more}); "
+                return Unavailable(f"no statement could be planned as the role that ran them ({summary}{more}); "
                                    "IX011 falls back to its estimate")
             if denied:
                 return Unavailable(
