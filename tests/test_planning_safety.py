@@ -138,7 +138,7 @@ def test_planted_function_never_runs_as_the_auditor(attacker: Attacker, tmp_path
             qid = str(_queryid(db, text))
             assert run_cli(["explain", db.dsn, "--queryid", qid]) == 2
             err = capsys.readouterr().err
-            assert "not planned" in err and "att." in err and "neither built in nor owned by a superuser" in err
+            assert "not planned" in err and "att." in err and "which is not trusted" in err
             assert run_cli(["explain", db.dsn, "--queryid", qid, "--analyze"]) == 2
             assert "refused" in capsys.readouterr().err
         log = _log_since(db, offset)

@@ -15,7 +15,8 @@ pg_stat_activity) was written by whoever ran it, so `plan()` follows one rule:
    function, every type it casts to, every function it could reach through attribute notation (`t.f`), and,
    for every relation it reads (views expanded, partitions included), the functions and operators of its
    view rules, index expressions and predicates, defaults, constraints, policies and statistics. Trusted
-   means built in (`oid < 16384`, FirstNormalObjectId) or owned by a superuser. Reason: `SET ROLE` alone does
+   means built in (`oid < 16384`, FirstNormalObjectId), or owned by a superuser and either written in C or
+   with its own `SET search_path` (types and operators: built in or a superuser's). Reason: `SET ROLE` alone does
    not contain foreign code, which may itself run `set_config('role', 'none', true)` to become the session's
    (auditing) user again; foreign code must not run at all.
 3. Everything runs in a transaction that is always rolled back, `READ ONLY`, with `statement_timeout` and
@@ -249,13 +250,22 @@ _VISIBLE = ("(CASE WHEN %(schema)s::text IS NULL THEN n.nspname = ANY (pg_catalo
             " ELSE n.nspname = %(schema)s END)")
 _SIGNATURE = ("p.pronamespace::regnamespace::text || '.' || p.proname || '('"
               " || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')'")
-_TRUSTED_PROC = f"(p.oid < {FIRST_NORMAL_OID} OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = p.proowner))"
+_TRUSTED_PROC = (
+    f"(p.oid < {FIRST_NORMAL_OID} OR ((SELECT rolsuper FROM pg_catalog.pg_roles WHERE oid = p.proowner)"
+    " AND (p.prolang IN (SELECT oid FROM pg_catalog.pg_language WHERE lanname IN ('c', 'internal'))"
+    " OR EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%%'))))"
+)
+"""Trusted code: built in, or a superuser's C function, or a superuser's function with its own search_path (a
+SQL or PL function without one resolves names through the caller's search_path, which the caller controls)."""
+_UNTRUSTED = ("which is not trusted (neither built in, nor a superuser's C function or function with a fixed "
+              "search_path)")
 
 
 def untrusted_code(cur: psycopg.Cursor[Any], text: str, *, strict: bool = False) -> str | None:
-    """Why `text` may not be planned (or, `strict`, executed) by pgadvisor, or None: it reaches a function,
-    operator or type that is neither built in nor owned by a superuser (`strict`: a function that is not built
-    in, or is volatile; or any view). Run as the statement's role, with its search_path."""
+    """Why `text` may not be planned (or, `strict`, executed) by pgadvisor, or None: it reaches a function or
+    operator that is not trusted (`_TRUSTED_PROC`) or a type that is neither built in nor a superuser's
+    (`strict`: also a function that is not built in or is volatile, or any view). Run as the statement's role,
+    with its search_path."""
     parsed = parse(text)
     if parsed.error is not None:
         return f"cannot parse it: {parsed.error}"
@@ -272,8 +282,7 @@ def untrusted_code(cur: psycopg.Cursor[Any], text: str, *, strict: bool = False)
             + (" AND p.provolatile <> 'v')" if strict else ")") + " LIMIT 1", {"schema": schema, "name": name})
         row = cur.fetchone()
         if row is not None:
-            return f"it uses operator {row[0]}, whose function is not trusted (not built in or owned by a superuser" \
-                   + (", or volatile)" if strict else ")")
+            return f"it uses operator {row[0]}, whose function is not trusted" + (" or is volatile" if strict else "")
     for schema, name in sorted(refs.types, key=str):
         cur.execute(
             "SELECT count(*), count(*) FILTER (WHERE NOT (t.oid < %(first)s OR (SELECT rolsuper FROM"
@@ -318,6 +327,8 @@ def _function(cur: psycopg.Cursor[Any], schema: str | None, name: str, *, strict
         f" WHERE p.proname = %(name)s AND {_VISIBLE} ORDER BY 1",
         {"schema": schema, "name": name, "first": FIRST_NORMAL_OID})
     rows = cur.fetchall()
+    if not rows and schema == "pg_catalog":
+        return None  # a call the grammar writes (EXTRACT, OVERLAY, ...) missing on this version: it cannot run
     if not rows:
         return f"function {_dotted(schema, name)} is not found"
     for signature, builtin, volatility, trusted in rows:
@@ -327,7 +338,7 @@ def _function(cur: psycopg.Cursor[Any], schema: str | None, name: str, *, strict
         if strict and volatility == "v":
             return f"it calls {signature}, which is volatile (it may change something)"
         if not trusted:
-            return f"it calls {signature}, which is neither built in nor owned by a superuser"
+            return f"it calls {signature}, {_UNTRUSTED}"
     return None
 
 
@@ -375,7 +386,7 @@ def _relation_code(cur: psycopg.Cursor[Any], rels: list[int]) -> str | None:
     if row is None:
         return None
     return f"a relation it reads (its view, index, default, constraint or policy definitions) calls {row[0]}, " \
-           "which is neither built in nor owned by a superuser"
+           + _UNTRUSTED
 
 
 def _dotted(schema: str | None, name: str, *, quote: bool = False) -> str:

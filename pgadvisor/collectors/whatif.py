@@ -1,13 +1,13 @@
 """Tier A of the missing-index advisor: plan the workload with hypothetical indexes (HypoPG), build nothing.
 
 Planning is execution, so every statement of pg_stat_statements goes through `collectors.planning.plan()`: as
-the role that ran it (never as the auditing role), with that role's search_path, only when it reaches no code
-that is neither built in nor owned by a superuser, read-only, inside a transaction that is always rolled
-back. The generic plan is costed as its `$n` text stands: `EXPLAIN (GENERIC_PLAN, FORMAT JSON)` on 16+, and on
-13-15 `PREPARE` + `SET LOCAL plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with NULL parameters.
-Nothing is executed. A statement that may not be planned so is counted in the notes with the reason; when no
-statement can be (a pg_monitor-only auditor is a member of no application role), the part is Unavailable and
-IX011 falls back to its tier B estimate, saying why.
+the role that ran it (never as the auditing role), with that role's search_path, only when every function it
+can reach is trusted (built in, or a superuser's C function or function with a fixed search_path), read-only,
+inside a transaction that is always rolled back. The generic plan is costed as its `$n` text stands:
+`EXPLAIN (GENERIC_PLAN, FORMAT JSON)` on 16+, and on 13-15 `PREPARE` + `SET LOCAL plan_cache_mode =
+force_generic_plan` + `EXPLAIN EXECUTE` with NULL parameters. Nothing is executed. A statement that may not be
+planned so is counted in the notes with the reason; when no statement can be (a pg_monitor-only auditor is a
+member of no application role), the part is Unavailable and IX011 falls back to its tier B estimate, saying why.
 
 `hypopg_create_index` only adds an index to this backend's memory, and is run by the auditing role: a candidate
 whose expressions or predicate call a function or operator that is not trusted (same rule) is not created.
