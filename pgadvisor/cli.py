@@ -257,8 +257,8 @@ def top_cmd(dsn: str | None, snapshot_file: Path | None, by: str, limit: int, da
 @click.option("--plan-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Review a saved `EXPLAIN (ANALYZE, FORMAT JSON)` output instead (no server needed).")
 @click.option("--analyze", "run_analyze", is_flag=True,
-              help="EXECUTES the statement (EXPLAIN ANALYZE): only a plain SELECT with literal values, read-only, "
-                   "in a transaction that is rolled back.")
+              help="EXECUTES the statement (EXPLAIN ANALYZE): only a single SELECT with literal values, no view, "
+                   "only built-in non-volatile functions; as the statement's role, read-only, rolled back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
 def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, plan_file: Path | None,
@@ -270,8 +270,9 @@ def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, pl
       pgadvisor explain "dbname=app" --queryid 4240335447371813573
       pgadvisor explain "dbname=app" --query "SELECT * FROM orders WHERE customer_id = $1"
       pgadvisor explain --plan-file plan.json          # EXPLAIN (ANALYZE, FORMAT JSON) saved earlier
-    Exit codes: 0 explained, 2 usage problem, 3 could not connect or plan (a pg_monitor role cannot
-    EXPLAIN tables it may not SELECT).
+    Exit codes: 0 explained, 2 usage problem or refused, 3 could not connect or plan (a statement of
+    pg_stat_statements is planned only as the role that ran it; a pg_monitor role cannot EXPLAIN tables it
+    may not SELECT).
     """
     from pgadvisor import explain as ex
 

@@ -1,14 +1,20 @@
 """`pgadvisor explain`: the plan of one workload statement, and what a DBA looks at first in it.
 
-The statement comes from pg_stat_statements (`--queryid`) or the command line (`--query`). It is planned in the
-safe read-only session of `connection.connect()`, inside a transaction that is always rolled back:
+The statement comes from pg_stat_statements (`--queryid`) or the command line (`--query`). Planning is
+execution, so it goes through `collectors.planning.plan()`, the routine the what-if collector uses too:
 
-- without `$n` parameters: `EXPLAIN (VERBOSE, FORMAT JSON) <statement>`;
-- with parameters (as pg_stat_statements stores every statement): the generic plan, `EXPLAIN (GENERIC_PLAN)` on
-  PostgreSQL 16+, else `PREPARE` + `SET LOCAL plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with
-  NULL arguments (the generic plan does not depend on them);
-- `--analyze` runs the statement (`EXPLAIN (ANALYZE, BUFFERS)`): only a single plain SELECT without
-  parameters, row locks or data-modifying parts, still read-only and rolled back.
+- text from pg_stat_statements is planned only as the role that ran it (`SET LOCAL ROLE`, that role's own
+  search_path); when the connected role may not become it, or the statement reaches a function, operator or
+  definition that is neither built in nor owned by a superuser, it is not planned and the reason is printed.
+  Text given with `--query` is the user's own and is planned as the connected role, under the same checks;
+- always inside a transaction that is rolled back, `READ ONLY`, with the session's statement and lock timeouts;
+- without `$n` parameters: `EXPLAIN (VERBOSE, FORMAT JSON) <statement>`; with parameters (as
+  pg_stat_statements stores every statement): the generic plan, `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+,
+  else `PREPARE` + `SET LOCAL plan_cache_mode = force_generic_plan` + `EXPLAIN EXECUTE` with NULL arguments;
+- `--analyze` runs the statement (`EXPLAIN (ANALYZE, BUFFERS)`), as the same role, read-only and rolled back:
+  only a single SELECT with literal values, without data-modifying parts, SELECT INTO or row locks, reading no
+  view, calling only built-in functions that are not volatile (checked on the parse tree and in the catalog).
+  Anything else is refused with the reason (exit 2).
 
 A plan saved from `EXPLAIN (ANALYZE, FORMAT JSON)` can be reviewed offline with `--plan-file`; it adds estimated
 against actual rows, sorts that went to disk and hashes that needed batches.
@@ -25,17 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pglast import ast
 from psycopg import errors as pg_errors
 from psycopg import sql
 
 from pgadvisor.analysis import analyze
-from pgadvisor.analysis.parse import parse
 from pgadvisor.checkapi import fmt_bytes
+from pgadvisor.collectors import planning
 from pgadvisor.collectors.base import extension_schema
 from pgadvisor.connection import SessionOptions, connect, redact
-
-PREPARED = "pgadvisor_explain"
 
 LARGE_TABLE_ROWS = 100_000
 """A sequential scan of a table with at least this many estimated rows is pointed out."""
@@ -282,20 +285,20 @@ def explain(dsn: str | None, opts: SessionOptions | None = None, *, queryid: int
     except Exception as exc:  # ConnectError carries a safe message
         raise ExplainError(str(exc), 3) from None
     try:
-        return _explain(conn, dsn, queryid=queryid, query=query, run_analyze=run_analyze)
+        return _explain(conn, dsn, opts or SessionOptions(), queryid=queryid, query=query, run_analyze=run_analyze)
     except psycopg.OperationalError as exc:
         raise ExplainError(f"lost the connection: {_first(exc, dsn)}", 3) from None
     finally:
         conn.close()
 
 
-def _explain(conn: psycopg.Connection[Any], dsn: str | None, *, queryid: int | None, query: str | None,
-             run_analyze: bool) -> Explained:
+def _explain(conn: psycopg.Connection[Any], dsn: str | None, opts: SessionOptions, *, queryid: int | None,
+             query: str | None, run_analyze: bool) -> Explained:
     version = conn.info.server_version
     database = conn.info.dbname
-    role: str | None = None
+    userid: int | None = None
     if queryid is not None:
-        query, role = _statement_text(conn, queryid, database, dsn)
+        query, userid = _statement_text(conn, queryid, database, dsn)
     assert query is not None
     facts = analyze(query)
     if facts.parse_error is not None:
@@ -303,33 +306,19 @@ def _explain(conn: psycopg.Connection[Any], dsn: str | None, *, queryid: int | N
     if facts.statement_count != 1 or facts.kind not in ("select", "insert", "update", "delete"):
         raise ExplainError("only a single SELECT, INSERT, UPDATE or DELETE can be explained", 2)
     if run_analyze:
-        _refuse_unsafe_analyze(query, facts.kind, facts.max_param)
-    path = sql.SQL("SET LOCAL search_path = {}, public").format(sql.Identifier(role)) if role else \
-        sql.SQL("SET LOCAL search_path = \"$user\", public")
-    prepared = False
-    method = "plain"
+        if facts.kind != "select":
+            raise ExplainError(f"--analyze executes the statement: refused for {facts.kind.upper()} (only SELECT)", 2)
+        refused = planning.refuse_to_execute(query)
+        if refused is not None:
+            raise ExplainError(f"--analyze executes the statement: refused, {refused}", 2)
+    # Text from pg_stat_statements is planned only as the role that ran it; text from the command line is the
+    # user's own and is planned as the connected role.
+    role = planning.statement_role(conn, userid=userid) if queryid is not None else \
+        planning.statement_role(conn, own=True)
     try:
-        with conn.transaction(force_rollback=True), conn.cursor() as cur:
-            cur.execute(path)
-            if run_analyze:
-                cur.execute("SET TRANSACTION READ ONLY")
-                method = "analyze"
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) " + query)
-            elif facts.max_param == 0:
-                cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + query)
-            elif version >= 160000:
-                method = "generic_plan"
-                cur.execute("EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) " + query)
-            else:
-                method = "prepare_generic"
-                cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                cur.execute(f"PREPARE {PREPARED} AS " + query)
-                prepared = True
-                args = ", ".join(["NULL"] * facts.max_param)
-                cur.execute(f"EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {PREPARED}({args})")
-            row = cur.fetchone()
-            cur.execute("SHOW work_mem")
-            work_mem = cur.fetchone()
+        result = planning.plan(conn, query, role, version=version, max_param=facts.max_param, verbose=True,
+                               analyze=run_analyze, statement_timeout_ms=opts.statement_timeout_ms,
+                               lock_timeout_ms=opts.lock_timeout_ms)
     except pg_errors.InsufficientPrivilege as exc:
         raise ExplainError(
             f"permission denied: {_first(exc, dsn)}. EXPLAIN needs SELECT on every table the statement reads, which "
@@ -344,19 +333,19 @@ def _explain(conn: psycopg.Connection[Any], dsn: str | None, *, queryid: int | N
         if conn.broken:
             raise
         raise ExplainError(f"EXPLAIN failed: {_first(exc, dsn)}", 3) from None
-    finally:
-        if prepared and not conn.broken:
-            with conn.cursor() as cur:
-                cur.execute(f"DEALLOCATE {PREPARED}")
-    assert row is not None
-    plan = _top_plan(row[0], "EXPLAIN output")
+    if isinstance(result, planning.NotPlanned):
+        if run_analyze and result.kind == "code":
+            raise ExplainError(f"--analyze executes the statement: refused, {result.reason}", 2)
+        raise ExplainError(result.reason, 3 if result.kind == "role" else 2)
+    plan = _top_plan(result.doc, "EXPLAIN output")
     tables = _table_rows(conn, plan)
-    return Explained(query=query, method=method, plan=plan, queryid=queryid, database=database,
-                     notes=review(plan, table_rows=tables, work_mem_bytes=_bytes(work_mem[0] if work_mem else None)))
+    return Explained(query=query, method=result.method, plan=plan, queryid=queryid, database=database,
+                     notes=review(plan, table_rows=tables, work_mem_bytes=_bytes(result.settings.get("work_mem"))))
 
 
 def _statement_text(conn: psycopg.Connection[Any], queryid: int, database: str,
-                    dsn: str | None) -> tuple[str, str | None]:
+                    dsn: str | None) -> tuple[str, int | None]:
+    """The statement's text and the oid of the role that ran it (the most-called entry)."""
     schema = extension_schema(conn, "pg_stat_statements")
     if schema is None:
         raise ExplainError(f"pg_stat_statements is not installed in database {database}: pass the statement "
@@ -364,8 +353,7 @@ def _statement_text(conn: psycopg.Connection[Any], queryid: int, database: str,
     with conn.cursor() as cur:
         try:
             cur.execute(
-                sql.SQL("SELECT s.query, r.rolname::text FROM {}.pg_stat_statements s"
-                        " LEFT JOIN pg_roles r ON r.oid = s.userid"
+                sql.SQL("SELECT s.query, s.userid::int8 FROM {}.pg_stat_statements s"
                         " WHERE s.queryid = %s AND s.dbid = (SELECT oid FROM pg_database"
                         " WHERE datname = current_database()) ORDER BY s.calls DESC LIMIT 1")
                 .format(sql.Identifier(schema)), (queryid,))
@@ -376,22 +364,7 @@ def _statement_text(conn: psycopg.Connection[Any], queryid: int, database: str,
         raise ExplainError(f"no statement with queryid {queryid} in pg_stat_statements of database {database}", 2)
     if row[0] == "<insufficient privilege>":
         raise ExplainError("pg_stat_statements hides this statement's text: grant pg_read_all_stats", 3)
-    return str(row[0]), (str(row[1]) if row[1] else None)
-
-
-def _refuse_unsafe_analyze(query: str, kind: str, max_param: int) -> None:
-    """--analyze executes the statement: only a plain SELECT that cannot write or lock."""
-    if kind != "select":
-        raise ExplainError(f"--analyze executes the statement: refused for {kind.upper()} (only SELECT)", 2)
-    if max_param:
-        raise ExplainError("--analyze needs the parameter values: pass the statement with literals (--query)", 2)
-    parsed = parse(query)
-    for nodes in parsed.nodes:
-        for node in nodes:
-            if isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt):
-                raise ExplainError("--analyze executes the statement: refused, it contains a data-modifying part", 2)
-            if isinstance(node, ast.LockingClause) or (isinstance(node, ast.SelectStmt) and node.intoClause):
-                raise ExplainError("--analyze executes the statement: refused, it locks rows or creates a table", 2)
+    return str(row[0]), (int(row[1]) if row[1] is not None else None)
 
 
 def _table_rows(conn: psycopg.Connection[Any], plan: Mapping[str, Any]) -> dict[str, float]:

@@ -280,6 +280,7 @@ class StatementRow:
     wal_fpi: int | None
     wal_bytes: float | None
     jit_ms: float | None  # 1.10+: generation + inlining + optimization + emission
+    userid: int | None = None  # oid of the role that ran it (`user` is its name; None: dropped or not recorded)
 
 
 @dataclass(frozen=True, slots=True)

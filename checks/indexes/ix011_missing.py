@@ -9,7 +9,7 @@ from pgadvisor import advisor
 from pgadvisor.advisor import Candidate, Option, Selection, SelectOptions, StatementCosts
 from pgadvisor.advisor.estimate import CostGucs, TableFacts, index_cost, index_size, seq_cost
 from pgadvisor.checkapi import Check, Confidence, Finding, Severity, fmt_bytes, fmt_duration, threshold
-from pgadvisor.snapshot import ColumnStatsRow, ServerInfo, Snapshot, StatementRow, TableRow, WhatIf
+from pgadvisor.snapshot import ColumnStatsRow, ServerInfo, Snapshot, StatementRow, TableRow, Unavailable, WhatIf
 
 DAY = 86_400.0
 
@@ -54,15 +54,18 @@ class MissingIndex(Check[MissingThresholds]):
     columns first (most selective first), then one range column or the ORDER BY columns of a LIMIT query,
     with expression, partial and INCLUDE variants. A candidate an existing valid index already serves is dropped.
 
-    Tier A (HypoPG installed, and a role that may EXPLAIN the tables): the collector plans every statement's
-    generic plan with each hypothetical index (`hypopg_create_index` in the read-only session; nothing is
-    built or executed), a greedy selection keeps the indexes with the best time saved (calls x mean time x
-    cost reduction) per MiB net of write overhead, and every affected statement is planned again with the whole
-    set; an index the joint plan does not use is not recommended. Tier B (no HypoPG, or EXPLAIN not allowed):
+    Tier A (HypoPG installed, and an auditing role that may plan each statement as the role that ran it): the
+    collector plans every statement's generic plan with each hypothetical index (`hypopg_create_index` in the
+    read-only session; nothing is built or executed), a greedy selection keeps the indexes with the best time
+    saved (calls x mean time x cost reduction) per MiB net of write overhead, and every affected statement is
+    planned again with the whole set; an index the joint plan does not use is not recommended. Tier B (no
+    HypoPG, or no statement could be planned as its role):
     the planner's index cost formula fed with `pg_stats` (or the statement's rows per call when pg_stats is not
     readable), for single-table statements that read most of their table per call; labelled `estimate` and
-    unverified, with low confidence. Evidence: tier, verified, statements served (queryid, text, cost before
-    and after), time saved per day, estimated size, writes per day on the table and their cost.
+    unverified, with low confidence, and `estimate_because` says why tier A was not used (the what-if part's
+    reason, e.g. no statement could be planned as the role that ran it). Evidence: tier, verified, statements
+    served (queryid, text, cost before and after), time saved per day, estimated size, writes per day on the
+    table and their cost.
 
     ## How to fix
     Create the index without blocking writes, then confirm with IX006 and the statement's plan:
@@ -168,6 +171,8 @@ class MissingIndex(Check[MissingThresholds]):
             if col.database == database:
                 types.setdefault((col.schema, col.table), {})[col.name] = col.type
         g = _gucs(snap)
+        # why not tier A: the what-if part's reason (no HypoPG, or statements not planned as their role)
+        why = snap.whatif.reason if isinstance(snap.whatif, Unavailable) else "no HypoPG plan for this database"
         indexes = [i for i in snap.indexes if i.database == database]
         sel = advisor.selectivity_from([s for s in stats if s.database == database], tables.values())
         cand_ids: dict[Candidate, int] = {}
@@ -214,14 +219,14 @@ class MissingIndex(Check[MissingThresholds]):
             after_costs: dict[int, float | None] = {q: costs[q].after.get(idx) for q in served}
             yield self._finding(snap, t, database, by_idx[idx], selection, idx, served, by_id, costs, after_costs,
                                 size=sizes[idx], tier="estimate", verified=False, window=window,
-                                table_window=table_window, tables=tables)
+                                table_window=table_window, tables=tables, why=why)
 
     # ------------------------------------------------------------------ the finding
 
     def _finding(self, snap: Snapshot, t: MissingThresholds, database: str, cand: Candidate, selection: Selection,
                  idx: int, served: list[int], by_id: dict[int, StatementRow], costs: dict[int, StatementCosts],
                  after: dict[int, float | None], *, size: float, tier: str, verified: bool, window: float,
-                 table_window: float, tables: dict[tuple[str, str], TableRow]) -> Finding:
+                 table_window: float, tables: dict[tuple[str, str], TableRow], why: str | None = None) -> Finding:
         saved_ms = selection.saved_ms_per_day.get(idx, 0.0)
         writes = advisor.writes_per_day(tables.get((cand.schema, cand.table)), table_window)
         parts = []
@@ -252,6 +257,7 @@ class MissingIndex(Check[MissingThresholds]):
                 "writes_per_day": round(writes, 1),
                 "write_ms_per_day": round(writes * t.write_ms_per_entry, 1),
                 "stats_window_s": round(window, 1),
+                **({"estimate_because": why} if why else {}),
             },
             context={
                 "label": cand.label,

@@ -1,22 +1,26 @@
 """Tier A of the missing-index advisor: plan the workload with hypothetical indexes (HypoPG), build nothing.
 
-Everything happens in the read-only session: `hypopg_create_index` only adds an index to this backend's
-memory. Each statement of pg_stat_statements is planned generically, as its `$n` text stands:
+Planning is execution, so every statement of pg_stat_statements goes through `collectors.planning.plan()`: as
+the role that ran it (never as the auditing role), with that role's search_path, only when every function it
+can reach is trusted (built in, or a superuser's C function or function with a fixed search_path), read-only,
+inside a transaction that is always rolled back. The generic plan is costed as its `$n` text stands:
 `EXPLAIN (GENERIC_PLAN, FORMAT JSON)` on 16+, and on 13-15 `PREPARE` + `SET LOCAL plan_cache_mode =
-force_generic_plan` + `EXPLAIN EXECUTE` with NULL parameters, inside a transaction that is rolled back (and the
-prepared statement deallocated). Nothing is executed. Then the advisor's greedy selection (default limits)
-chooses a set, and every affected statement is planned again with the whole set, so an index that only wins
-alone is caught. `hypopg_reset()` always runs at the end.
+force_generic_plan` + `EXPLAIN EXECUTE` with NULL parameters. Nothing is executed. A statement that may not be
+planned so is counted in the notes with the reason; when no statement can be (a pg_monitor-only auditor is a
+member of no application role), the part is Unavailable and IX011 falls back to its tier B estimate, saying why.
 
-EXPLAIN needs SELECT on the tables: for a pg_monitor-only role the part is Unavailable with the grant that fixes
-it, and IX011 falls back to its tier B estimate.
+`hypopg_create_index` only adds an index to this backend's memory, and is run by the auditing role: a candidate
+whose expressions or predicate call a function or operator that is not trusted (same rule) is not created.
+Then the advisor's greedy selection (default limits) chooses a set, and every affected statement is planned
+again with the whole set, so an index that only wins alone is caught. `hypopg_reset()` always runs at the end.
+
+EXPLAIN needs SELECT on the tables: when the roles that ran the statements lack it, the part says so.
 """
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +30,7 @@ from psycopg import sql
 from pgadvisor import advisor
 from pgadvisor.advisor import Candidate, SelectOptions, WorkloadStatement
 from pgadvisor.analysis import analyze
+from pgadvisor.collectors import planning
 from pgadvisor.collectors.base import Ctx, extension_schema
 from pgadvisor.snapshot import (
     ColumnRow,
@@ -41,7 +46,6 @@ from pgadvisor.snapshot import (
 
 MAX_STATEMENTS = 50
 MAX_CANDIDATES = 200
-_PREPARED = "pgadvisor_whatif"
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,7 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
     proposal = advisor.propose(analysed, inputs.indexes, selectivity, limit=MAX_CANDIDATES)
     proposal = replace(proposal, candidates=tuple(c for c in proposal.candidates if (c.schema, c.table) not in locked))
     method = "generic_plan" if ctx.version >= 160000 else "prepare"
-    users = {r.queryid: r.user for r in rows}
-    runner = _Planner(ctx, hypo_schema, users)
+    runner = _Planner(ctx, hypo_schema)
     notes: list[str] = []
     plans: list[WhatIfPlan] = []
     cands: list[WhatIfCandidate] = []
@@ -103,22 +106,45 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
         denied = 0
         for st in analysed:
             plan = runner.plan(st, ())
-            denied += plan.error is not None and plan.error.startswith("permission denied")
-            plans.append(plan)
-        if denied and not any(p.cost is not None for p in plans):
-            return Unavailable(
-                "EXPLAIN needs SELECT on the workload's tables, which this role lacks "
-                "(GRANT pg_read_all_data TO <role>, 14+); IX011 falls back to its estimate"
-            )
+            if plan is not None:
+                denied += plan.error is not None and plan.error.startswith("permission denied")
+                plans.append(plan)
+        reasons = Counter(runner.not_planned.values())
+        notes.extend(f"{n} statement(s) {reason}" for reason, n in sorted(reasons.items(), key=lambda r: -r[1]))
+        if analysed and not any(p.cost is not None for p in plans):
+            if reasons:
+                summary = "; ".join(f"{n}: {reason.removeprefix('not planned: ')}"
+                                    for reason, n in reasons.most_common(3))
+                more = f"; and {len(reasons) - 3} other reason(s)" if len(reasons) > 3 else ""
+                return Unavailable(f"no statement could be planned as the role that ran them ({summary}{more}); "
+                                   "IX011 falls back to its estimate")
+            if denied:
+                return Unavailable(
+                    "EXPLAIN needs SELECT on the workload's tables, which the roles that ran the statements lack "
+                    "(GRANT pg_read_all_data TO <role>, 14+); IX011 falls back to its estimate"
+                )
         ok = {p.queryid for p in plans if p.cost is not None}
         planned = [st for st in analysed if st.row.queryid in ok]
+        # Only tables whose statements were planned (their definitions passed the trusted-code check), and only
+        # candidates whose own expressions call trusted code: hypopg_create_index runs as the auditor.
+        planned_tables = {(n.schema, n.table) for st in planned for n in st.needs}
+        refused: Counter[str] = Counter()
         for idx, cand in enumerate(proposal.candidates):
+            if (cand.schema, cand.table) not in planned_tables:
+                continue
+            why = runner.refused(cand)
+            if why is not None:
+                refused[why] += 1
+                continue
             oid, size = runner.create(cand)
             cands.append(_candidate(idx, ctx.database, cand, size, proposal.sources[cand]))
             for st in planned:
                 if any((n.schema, n.table) == (cand.schema, cand.table) for n in st.needs):
-                    plans.append(runner.plan(st, ((idx, oid),)))
+                    plan = runner.plan(st, ((idx, oid),))
+                    if plan is not None:
+                        plans.append(plan)
             runner.drop(oid)
+        notes.extend(f"{n} candidate(s) not created: {why}" for why, n in sorted(refused.items(), key=lambda r: -r[1]))
         result = WhatIf(hypo_version, method, tuple(cands), tuple(plans), (), ())
         chosen = _choose(result, inputs, ctx.database)
         if chosen:
@@ -126,7 +152,9 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
             tables = {(proposal.candidates[i].schema, proposal.candidates[i].table) for i in chosen}
             for st in planned:
                 if any((n.schema, n.table) in tables for n in st.needs):
-                    plans.append(runner.plan(st, created))
+                    plan = runner.plan(st, created)
+                    if plan is not None:
+                        plans.append(plan)
         if len(analysed) < len(rows):
             notes.append(f"{len(rows) - len(analysed)} statement(s) not planned: not a single SELECT/UPDATE/DELETE "
                          "with an indexable filter, or not parsed")
@@ -184,18 +212,25 @@ def _candidate(idx: int, database: str, c: Candidate, size: int | None, sources:
 
 
 class _Planner:
-    """Creates hypothetical indexes and plans statements generically in the read-only session."""
+    """Creates hypothetical indexes (as the auditor, trusted expressions only) and plans each statement
+    generically as the role that ran it, through `planning.plan()`."""
 
-    def __init__(self, ctx: Ctx, hypo_schema: str, users: dict[int, str | None]) -> None:
+    def __init__(self, ctx: Ctx, hypo_schema: str) -> None:
         self.ctx = ctx
         self.hypo = sql.Identifier(hypo_schema)
-        self.users = users
         self.names: dict[str, int] = {}
+        self.roles: dict[tuple[int | None, str | None], planning.PlanRole | planning.NotPlanned] = {}
+        self.not_planned: dict[int, str] = {}  # queryid -> reason
 
     def reset(self) -> None:
         with self.ctx.conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT {}.hypopg_reset()").format(self.hypo))
         self.names.clear()
+
+    def refused(self, cand: Candidate) -> str | None:
+        """Why a candidate may not be created as the auditor (its expressions reach code that is not trusted)."""
+        with self.ctx.conn.cursor() as cur:
+            return planning.untrusted_code(cur, cand.ddl(concurrently=False))
 
     def create(self, cand: Candidate) -> tuple[int, int | None]:
         with self.ctx.conn.cursor() as cur:
@@ -214,58 +249,39 @@ class _Planner:
             cur.execute(sql.SQL("SELECT {}.hypopg_drop_index(%s::oid)").format(self.hypo), (oid,))
         self.names = {n: o for n, o in self.names.items() if o != oid}
 
-    def plan(self, st: WorkloadStatement, present: tuple[tuple[int, int], ...]) -> WhatIfPlan:
+    def role(self, row: StatementRow) -> planning.PlanRole | planning.NotPlanned:
+        key = (row.userid, row.user)
+        if key not in self.roles:
+            self.roles[key] = planning.statement_role(self.ctx.conn, userid=row.userid) if row.userid is not None \
+                else planning.statement_role(self.ctx.conn, name=row.user)
+        return self.roles[key]
+
+    def plan(self, st: WorkloadStatement, present: tuple[tuple[int, int], ...]) -> WhatIfPlan | None:
+        """The plan's cost (or its error) with the `present` candidates; None when it was not planned."""
         ids = tuple(i for i, _ in present)
         by_oid = {oid: i for i, oid in present}
         try:
-            doc = self._explain(st)
-        except _Denied as exc:
-            return WhatIfPlan(st.row.queryid, self.ctx.database, ids, None, (), f"permission denied: {exc}")
+            result = planning.plan(self.ctx.conn, st.row.query, self.role(st.row), version=self.ctx.version,
+                                   max_param=st.max_param, statement_timeout_ms=self.ctx.opts.statement_timeout_ms,
+                                   lock_timeout_ms=WHATIF_LOCK_TIMEOUT_MS)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            first = str(exc).strip().splitlines()[0]
+            return WhatIfPlan(st.row.queryid, self.ctx.database, ids, None, (), f"permission denied: {first}")
         except psycopg.Error as exc:
             if self.ctx.conn.broken:
                 raise
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             return WhatIfPlan(st.row.queryid, self.ctx.database, ids, None, (), first[:200])
-        top = doc[0]["Plan"]
+        if isinstance(result, planning.NotPlanned):
+            self.not_planned[st.row.queryid] = result.reason
+            return None
+        top = result.doc[0]["Plan"]
         used = []
         for name in _index_names(top):
             oid = self.names.get(name)
             if oid is not None and oid in by_oid and by_oid[oid] not in used:
                 used.append(by_oid[oid])
         return WhatIfPlan(st.row.queryid, self.ctx.database, ids, float(top["Total Cost"]), tuple(used), None)
-
-    def _explain(self, st: WorkloadStatement) -> Any:
-        conn = self.ctx.conn
-        path = sql.SQL("SET LOCAL search_path = {}, public").format(
-            sql.Identifier(self.users.get(st.row.queryid) or "public"))
-        prepared = False
-        try:
-            with conn.transaction(force_rollback=True), conn.cursor() as cur:
-                cur.execute(path)
-                if self.ctx.version >= 160000:
-                    cur.execute("EXPLAIN (GENERIC_PLAN, FORMAT JSON) " + st.row.query)
-                else:
-                    cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                    cur.execute(f"PREPARE {_PREPARED} AS " + st.row.query)
-                    prepared = True
-                    args = ", ".join(["NULL"] * st.max_param)
-                    cur.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}" + (f"({args})" if args else ""))
-                row = cur.fetchone()
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise _Denied(str(exc).strip().splitlines()[0]) from None
-        finally:
-            if prepared:
-                with _quiet(), conn.cursor() as cur:
-                    cur.execute(f"DEALLOCATE {_PREPARED}")
-        assert row is not None
-        value = row[0]
-        return json.loads(value) if isinstance(value, str) else value
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    with suppress(psycopg.errors.InvalidSqlStatementName):
-        yield
 
 
 def _index_names(node: dict[str, Any]) -> Iterator[str]:

@@ -94,7 +94,8 @@ def test_estimate_path_as_pg_monitor_recommends_the_missing_index(fresh_db: Any)
 
 
 def test_whatif_as_pg_monitor_names_the_grant(fresh_db: Any) -> None:
-    """With HypoPG installed but no SELECT privilege, the what-if part says which grant it needs."""
+    """With HypoPG installed, a pg_monitor auditor may not plan the workload as the role that ran it (a
+    superuser here): the what-if part says so and what would allow it."""
     if not fresh_db.server.install.has_extension("hypopg"):
         pytest.skip("HypoPG is not installed for this version")
     fresh_db.execute("CREATE EXTENSION hypopg")
@@ -102,7 +103,8 @@ def test_whatif_as_pg_monitor_names_the_grant(fresh_db: Any) -> None:
     fresh_db.reset_statements()
     fresh_db.execute(WORKLOAD)
     snap = collect(fresh_db.monitor_dsn)
-    assert isinstance(snap.whatif, Unavailable) and "pg_read_all_data" in snap.whatif.reason
+    assert isinstance(snap.whatif, Unavailable) and "as the role that ran them" in snap.whatif.reason
+    assert "only a superuser may act as a superuser" in snap.whatif.reason
     superuser = collect(fresh_db.dsn)
     assert isinstance(superuser.whatif, WhatIf)
     assert superuser.whatif.plan_method == ("generic_plan" if fresh_db.server.major >= 16 else "prepare")
@@ -110,7 +112,8 @@ def test_whatif_as_pg_monitor_names_the_grant(fresh_db: Any) -> None:
 
 def test_generic_plans_in_the_read_only_session(fresh_db: Any) -> None:
     """The planner path of this version (GENERIC_PLAN on 16+, PREPARE/EXECUTE NULLs before) costs a `$n`
-    statement in the safe read-only session, leaves no prepared statement behind, and reports bad texts."""
+    statement in the safe read-only session as the role that ran it, leaves no prepared statement behind, reports
+    bad texts, and does not plan a statement whose role is unknown."""
     from pgadvisor.advisor import WorkloadStatement
     from pgadvisor.collectors.base import Ctx
     from pgadvisor.collectors.whatif import _Planner
@@ -120,12 +123,16 @@ def test_generic_plans_in_the_read_only_session(fresh_db: Any) -> None:
     conn = connect(fresh_db.dsn)
     try:
         ctx = Ctx(conn=conn, version=conn.info.server_version, database=fresh_db.name, opts=SessionOptions())
-        planner = _Planner(ctx, "public", {})
-        row = _row("SELECT id FROM orders WHERE customer_email = $1 AND total > $2")
+        planner = _Planner(ctx, "public")
+        row = _row("SELECT id FROM orders WHERE customer_email = $1 AND total > $2", conn.info.user)
         good = planner.plan(WorkloadStatement(row, "select", (), 2), ())
-        assert good.error is None and good.cost is not None and good.cost > 0
-        bad = planner.plan(WorkloadStatement(_row("SELECT nope FROM orders WHERE id = $1"), "select", (), 1), ())
-        assert good.cost is not None and bad.cost is None and bad.error is not None and "nope" in bad.error
+        assert good is not None and good.error is None and good.cost is not None and good.cost > 0
+        bad_row = _row("SELECT nope FROM orders WHERE id = $1", conn.info.user)
+        bad = planner.plan(WorkloadStatement(bad_row, "select", (), 1), ())
+        assert bad is not None and bad.cost is None and bad.error is not None and "nope" in bad.error
+        unknown = _row("SELECT id FROM orders WHERE id = $1", None)
+        assert planner.plan(WorkloadStatement(unknown, "select", (), 1), ()) is None
+        assert "role that ran it is unknown" in planner.not_planned[unknown.queryid]
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_prepared_statements")
             assert cur.fetchone() == (0,)
@@ -135,11 +142,11 @@ def test_generic_plans_in_the_read_only_session(fresh_db: Any) -> None:
         conn.close()
 
 
-def _row(query: str) -> Any:
+def _row(query: str, user: str | None) -> Any:
     from pgadvisor.snapshot import StatementRow
 
     return StatementRow(
-        queryid=1, database=None, user=None, toplevel=True, query=query, calls=1, total_exec_ms=1.0,
+        queryid=1, database=None, user=user, toplevel=True, query=query, calls=1, total_exec_ms=1.0,
         mean_exec_ms=1.0, stddev_exec_ms=0.0, min_exec_ms=1.0, max_exec_ms=1.0, plans=None, total_plan_ms=None,
         rows=1, shared_blks_hit=0, shared_blks_read=0, shared_blks_dirtied=0, shared_blks_written=0,
         temp_blks_read=0, temp_blks_written=0, blk_read_ms=0.0, blk_write_ms=0.0, temp_blk_write_ms=None,

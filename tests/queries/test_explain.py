@@ -63,9 +63,16 @@ def test_explain_text_after_index(orders_db: Any, capsys: pytest.CaptureFixture[
 
 
 def test_explain_as_pg_monitor_is_refused_with_one_line(orders_db: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    """pg_monitor may read pg_stat_statements but not SELECT the table: exit 3 and one line that says so."""
+    """pg_monitor may read pg_stat_statements but may not act as the role that ran the statement (a superuser
+    here), so it is not planned; its own --query text is planned as itself and it may not SELECT the table.
+    Both: exit 3 and one line that says why."""
     qid = _queryid(orders_db, "SELECT id, note FROM orders WHERE customer_id = $1")
     code = run_cli(["explain", orders_db.monitor_dsn, "--queryid", str(qid)])
+    err = capsys.readouterr().err.strip()
+    assert code == 3
+    assert len(err.splitlines()) == 1
+    assert "not planned" in err and "as the role that ran it" in err and "superuser" in err
+    code = run_cli(["explain", orders_db.monitor_dsn, "--query", "SELECT id, note FROM orders WHERE customer_id = $1"])
     err = capsys.readouterr().err.strip()
     assert code == 3
     assert len(err.splitlines()) == 1
@@ -99,7 +106,7 @@ def test_analyze_refuses_what_could_write(orders_db: Any, capsys: pytest.Capture
 
 
 def test_analyze_runs_read_only_and_rolled_back(orders_db: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    """A SELECT runs with actual rows; a SELECT whose function would write fails instead of writing."""
+    """A SELECT runs with actual rows; a SELECT calling a volatile function (that would write) is refused."""
     code = run_cli(["explain", orders_db.dsn, "--analyze", "--format", "json",
                     "--query", "SELECT count(*) FROM orders WHERE customer_id = 7"])
     out = json.loads(capsys.readouterr().out)
@@ -107,7 +114,7 @@ def test_analyze_runs_read_only_and_rolled_back(orders_db: Any, capsys: pytest.C
     assert "Actual Rows" in out["plan"]
     code = run_cli(["explain", orders_db.dsn, "--analyze", "--query", "SELECT nextval('counter')"])
     err = capsys.readouterr().err
-    assert code == 3 and "read-only transaction" in err
+    assert code == 2 and "volatile" in err  # refused before it runs (it used to fail in the read-only transaction)
     assert orders_db.execute("SELECT last_value, is_called FROM counter") == [(1, False)]
 
 

@@ -1,4 +1,4 @@
-SELECT s.queryid AS queryid, d.datname::text AS database, r.rolname::text AS "user",
+SELECT s.queryid AS queryid, d.datname::text AS database, r.rolname::text AS "user", s.userid::int8 AS userid,
        s.toplevel AS toplevel,
        coalesce(s.query, '') AS query, s.calls,
        s.total_exec_time::float8 AS total_exec_ms,
