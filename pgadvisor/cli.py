@@ -53,11 +53,18 @@ def _collect_live(dsn: str | None, session: SessionOptions, *, all_databases: bo
         click.echo("\r\033[K", nl=False, err=True)
 
 
-def _session(config: Config, statement_timeout: int | None, lock_timeout: int | None) -> SessionOptions:
+def _session(config: Config, statement_timeout: int | None, lock_timeout: int | None,
+             connect_timeout: int | None = None) -> SessionOptions:
     return SessionOptions(
         statement_timeout_ms=statement_timeout or config.statement_timeout_ms or 10_000,
         lock_timeout_ms=lock_timeout or config.lock_timeout_ms or 500,
+        connect_timeout_s=connect_timeout or config.connect_timeout_s or 10,
     )
+
+
+_connect_timeout_option = click.option(
+    "--connect-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+    help="Give up connecting after this long (a connect_timeout in the DSN wins).  [default: 10]")
 
 
 _DSN_HELP = (
@@ -107,29 +114,34 @@ def cli() -> None:
               help="statement_timeout of pgadvisor's session.  [default: 10000]")
 @click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS",
               help="lock_timeout of pgadvisor's session.  [default: 500]")
+@_connect_timeout_option
+@click.option("--check-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Time budget of each check; one that runs longer is reported as errored.  [default: 30]")
 @click.option("-v", "--verbose", is_flag=True, help="List every collection note.")
 @click.option("--color/--no-color", default=None, help="Colour the table (default: when stdout is a terminal).")
 def audit(
     dsn: str | None, snapshot_file: Path | None, fmt: str, output: Path | None, only: tuple[str, ...],
     fail_on: str | None, min_severity: str, checks_dir: tuple[Path, ...], config_file: Path | None,
-    all_databases: bool, statement_timeout: int | None, lock_timeout: int | None, verbose: bool,  # noqa: FBT001
-    color: bool | None,  # noqa: FBT001
+    all_databases: bool, statement_timeout: int | None, lock_timeout: int | None,  # noqa: FBT001
+    connect_timeout: int | None, check_timeout: float | None, verbose: bool, color: bool | None,  # noqa: FBT001
 ) -> int:
     """Audit a server (or a saved snapshot) and report findings.
 
     \b
     DSN: see `pgadvisor --help`. Exit codes: 0 clean, 1 findings at or above --fail-on,
-    2 usage or config error, 3 could not connect or collect (or a check errored).
+    2 usage or config error, 3 could not connect or collect, a check errored, or failed collection
+    left more than half of the checks unable to run (the report is still written).
     """
     if dsn and snapshot_file:
         raise UsageProblem("give either a DSN or --snapshot, not both")
     config = load_config(config_file, search=True)
     registry = load_registry(checks_dir)
-    the_plan = plan(registry, config, only)
+    the_plan = plan(registry, config, only, check_timeout_s=check_timeout)
     if snapshot_file is not None:
         snap = _read_snapshot(snapshot_file)
     else:
-        snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases)
+        snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout, connect_timeout),
+                             all_databases=all_databases)
     report = run(snap, the_plan)
     use_color = color if color is not None else (
         output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -138,6 +150,9 @@ def audit(
                                                 verbose=verbose))
     _emit(text, output)
     threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.CRITICAL)
+    problem = report.problem()
+    if problem is not None:
+        click.echo(f"pgadvisor: error: {problem}", err=True)
     return report.exit_code(threshold)
 
 
@@ -149,8 +164,9 @@ def audit(
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
 @click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
 @click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 500]")
+@_connect_timeout_option
 def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file: Path | None,  # noqa: FBT001
-                statement_timeout: int | None, lock_timeout: int | None) -> int:
+                statement_timeout: int | None, lock_timeout: int | None, connect_timeout: int | None) -> int:
     """Save a snapshot of a server to JSON, to audit later with `audit --snapshot`.
 
     \b
@@ -158,7 +174,8 @@ def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file:
       pgadvisor collect "host=db1 dbname=app" -o db1.json && pgadvisor audit --snapshot db1.json
     """
     config = load_config(config_file, search=True)
-    snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout), all_databases=all_databases)
+    snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout, connect_timeout),
+                         all_databases=all_databases)
     _emit(snap.to_json(indent=1) + "\n", None if str(output) == "-" else output)
     failed = [s.name for s in snap.collector_stats if not s.ok and s.reason != "not a standby"]
     click.echo(f"snapshot of {snap.target} written to {output}"

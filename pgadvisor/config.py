@@ -10,6 +10,8 @@ select = ["index.*", "RP001"]    # codes, names or globs; default: all
 ignore = ["IX002"]
 statement_timeout_ms = 10000
 lock_timeout_ms = 500
+connect_timeout_s = 10
+check_timeout_s = 30             # each check's time budget; one that runs longer is reported as errored
 
 [severity]                       # override a check's severity
 IX001 = "info"
@@ -72,9 +74,12 @@ class Config:
     suppress: tuple[Suppression, ...] = ()
     statement_timeout_ms: int | None = None
     lock_timeout_ms: int | None = None
+    connect_timeout_s: int | None = None
+    check_timeout_s: float | None = None
 
 
-_TOP_KEYS = {"fail_on", "select", "ignore", "severity", "checks", "suppress", "statement_timeout_ms", "lock_timeout_ms"}
+_TOP_KEYS = {"fail_on", "select", "ignore", "severity", "checks", "suppress", "statement_timeout_ms", "lock_timeout_ms",
+             "connect_timeout_s", "check_timeout_s"}
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -160,6 +165,8 @@ def parse_config(data: Mapping[str, Any], where: str) -> Config:
         suppress=tuple(suppress),
         statement_timeout_ms=_positive_int(data.get("statement_timeout_ms"), f"{where}: statement_timeout_ms"),
         lock_timeout_ms=_positive_int(data.get("lock_timeout_ms"), f"{where}: lock_timeout_ms"),
+        connect_timeout_s=_positive_int(data.get("connect_timeout_s"), f"{where}: connect_timeout_s", unit="seconds"),
+        check_timeout_s=_positive_number(data.get("check_timeout_s"), f"{where}: check_timeout_s"),
     )
 
 
@@ -240,9 +247,17 @@ def _strings(value: Any, ctx: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _positive_int(value: Any, ctx: str) -> int | None:
+def _positive_int(value: Any, ctx: str, *, unit: str = "milliseconds") -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{ctx}: expected a positive integer (milliseconds), got {value!r}")
+        raise ConfigError(f"{ctx}: expected a positive integer ({unit}), got {value!r}")
     return value
+
+
+def _positive_number(value: Any, ctx: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < float("inf"):
+        raise ConfigError(f"{ctx}: expected a positive number of seconds, got {value!r}")
+    return float(value)

@@ -11,12 +11,14 @@ message: `redact()` scrubs them.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 from psycopg import sql
+from psycopg.abc import PQGen
 
 from pgadvisor.snapshot import OWN_QUERY_MARKER
 
@@ -105,6 +107,47 @@ def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None
     return f"{user}@{host}:{params.get('port') or 5432}/{params.get('dbname') or '(default)'}"
 
 
+RV = TypeVar("RV")
+
+ROUND_TRIP_MARGIN_S = 5.0
+"""Added to statement_timeout for the client-side deadline of one round trip (at least half the timeout)."""
+
+
+def round_trip_limit_s(opts: SessionOptions) -> float:
+    """How long pgadvisor waits for any one answer from the server: statement_timeout plus a margin."""
+    timeout_s = opts.statement_timeout_ms / 1000
+    return timeout_s + max(ROUND_TRIP_MARGIN_S, timeout_s / 2)
+
+
+class GuardedConnection(psycopg.Connection[Any]):
+    """A connection whose every round trip has a client-side deadline (`deadline_s`).
+
+    statement_timeout is enforced by the server, so a backend that is frozen (stopped, a hung host, a network
+    that drops packets without a reset) never answers, and a cancel request cannot reach it either. Every
+    round trip (execute, fetch, commit) goes through `wait()`: past the deadline the connection is closed and
+    OperationalError raised, so a collection stops with exit code 3 instead of hanging.
+    """
+
+    deadline_s: float | None = None
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
+        """Consume a libpq generator; past `deadline_s` close the connection and raise OperationalError."""
+        limit = self.deadline_s
+        if timeout is not None or limit is None:
+            return super().wait(gen, interval, timeout)
+        started = time.monotonic()
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.OperationalError:
+            if time.monotonic() - started < limit:
+                raise
+            self.pgconn.finish()  # the protocol state is unknown: nothing more may be sent on this session
+            raise psycopg.OperationalError(
+                f"no answer from the server within {limit:g} s (statement_timeout plus a margin): "
+                "closed the connection (is the server or the network stalled?)"
+            ) from None
+
+
 class MarkedCursor(psycopg.Cursor[Any]):
     """Ends every query with OWN_QUERY_MARKER, so pg_stat_statements shows which statements are ours."""
 
@@ -139,9 +182,10 @@ def connect(
         params["dbname"] = dbname
     conn_str = pg_conninfo.make_conninfo("", **params)
     try:
-        conn = psycopg.connect(conn_str, autocommit=True, cursor_factory=MarkedCursor)
+        conn = GuardedConnection.connect(conn_str, autocommit=True, cursor_factory=MarkedCursor)
     except psycopg.Error as exc:
         raise ConnectError(_first_line(redact(str(exc), dsn))) from None
+    conn.deadline_s = round_trip_limit_s(opts)
     try:
         with conn.cursor() as cur:
             # SET here rather than startup `options`, which poolers such as PgBouncer reject.

@@ -27,15 +27,26 @@ OWN_QUERY_MARKER = "/* pgadvisor */"
 catalog queries are left out of the workload it judges."""
 
 
+HIDDEN_TEXT = "<insufficient privilege>"
+"""What pg_stat_statements and pg_stat_activity show instead of another role's query text to a role without
+pg_read_all_stats (pg_monitor includes it)."""
+
+
 class SnapshotFormatError(ValueError):
     """A snapshot file that cannot be read: not JSON, another format version, or a wrong shape."""
 
 
 @dataclass(frozen=True, slots=True)
 class Unavailable:
-    """A part of the snapshot that could not be collected, and why."""
+    """A part of the snapshot that could not be collected, and why.
+
+    `failed` tells a collection failure (a timeout, a lock not granted, an error, a permission a role below
+    pg_monitor lacks) from a part that is simply absent here (an extension not installed, not a standby, no
+    query for this version): a run that failed to collect what most checks need does not pass (exit code 3).
+    """
 
     reason: str
+    failed: bool = False
 
     def __bool__(self) -> bool:
         return False
@@ -295,6 +306,8 @@ class StatementsInfo:
     track_planning: bool | None
     dealloc: int | None  # 14+ (pg_stat_statements_info)
     stats_reset: float | None  # 14+
+    hidden: int | None = None  # entries of other roles shown as <insufficient privilege> (no pg_read_all_stats)
+    hidden_calls: int | None = None  # their calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +331,14 @@ class ActivityRow:
     backend_xmin_age: int | None
     blocked_by: tuple[int, ...]
     query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityInfo:
+    """How much of `pg_stat_activity` this role could see."""
+
+    backends: int  # rows read (other than pgadvisor's own session)
+    hidden: int  # rows shown as <insufficient privilege>: other roles' sessions, without pg_read_all_stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,6 +597,7 @@ class Snapshot:
     statements: tuple[StatementRow, ...] | Unavailable = Unavailable("not collected")
     statements_info: StatementsInfo | Unavailable = Unavailable("not collected")
     activity: tuple[ActivityRow, ...] | Unavailable = Unavailable("not collected")
+    activity_info: ActivityInfo | Unavailable = Unavailable("not collected")
     locks: tuple[LockRow, ...] | Unavailable = Unavailable("not collected")
     databases: tuple[DatabaseRow, ...] | Unavailable = Unavailable("not collected")
     checkpointer: CheckpointerInfo | Unavailable = Unavailable("not collected")
@@ -665,7 +687,7 @@ PART_NAMES: frozenset[str] = frozenset(
 
 def _encode(obj: Any) -> Any:
     if isinstance(obj, Unavailable):
-        return {"unavailable": obj.reason}
+        return {"unavailable": obj.reason, "failed": obj.failed}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {}
         if isinstance(obj, Snapshot):
@@ -714,7 +736,7 @@ def _decoder(tp: Any) -> Decoder:
             if value is None and nullable:
                 return None
             if may_be_unavailable and isinstance(value, dict) and "unavailable" in value:
-                return Unavailable(str(value["unavailable"]))
+                return Unavailable(str(value["unavailable"]), failed=_boolean(value.get("failed", False)))
             for option in options:
                 try:
                     return option(value)

@@ -25,6 +25,8 @@ from pgadvisor.collectors.statements import collect_statements, collect_statemen
 from pgadvisor.collectors.whatif import collect_whatif_part
 from pgadvisor.connection import ConnectError, SessionOptions, connect, describe_target
 from pgadvisor.snapshot import (
+    HIDDEN_TEXT,
+    ActivityInfo,
     ActivityRow,
     CheckpointerInfo,
     ColumnRow,
@@ -111,12 +113,14 @@ def _collect(
         raise CollectError(f"PostgreSQL {version // 10000} is not supported (pgadvisor reads 13 to 18)")
     server = guarded(ctx, "server", lambda: _server_info(ctx))
     in_recovery = isinstance(server, ServerInfo) and server.in_recovery
+    ctx.monitor = isinstance(server, ServerInfo) and (server.has_pg_monitor or server.is_superuser)
 
     say("reading settings")
     settings = guarded(ctx, "settings", lambda: collect_settings(ctx))
     say("reading databases, activity and locks")
     databases = guarded(ctx, "databases", lambda: tuple(fetch(ctx, DatabaseRow, "databases")))
     activity = guarded(ctx, "activity", lambda: tuple(fetch(ctx, ActivityRow, "activity")))
+    activity_info = activity if isinstance(activity, Unavailable) else _activity_info(activity)
     locks = guarded(ctx, "locks", lambda: tuple(fetch(ctx, LockRow, "locks")))
     checkpointer = guarded(ctx, "checkpointer", lambda: fetch(ctx, CheckpointerInfo, "checkpointer")[0])
     roles = guarded(ctx, "roles", lambda: tuple(fetch(ctx, RoleRow, "roles")))
@@ -151,7 +155,8 @@ def _collect(
             except ConnectError as exc:
                 notes.append(f"database {dbname} skipped: {exc}")
                 continue
-            db_ctx = Ctx(conn=db_conn, version=version, database=dbname, opts=opts, dsn=dsn, stats=stats)
+            db_ctx = Ctx(conn=db_conn, version=version, database=dbname, opts=opts, dsn=dsn, stats=stats,
+                         monitor=ctx.monitor)
         try:
             for part, row_cls in _PER_DATABASE.items():
                 say(f"reading {part.replace('_', ' ')}{label}")
@@ -167,7 +172,7 @@ def _collect(
                     statements = guarded(db_ctx, "statements", partial(collect_statements, db_ctx, info))
                 elif isinstance(statements_info, Unavailable):
                     statements_info = info
-                    statements = Unavailable(info.reason)
+                    statements = info
             collected.append(dbname)
         finally:
             if db_ctx is not ctx:
@@ -189,6 +194,7 @@ def _collect(
         settings=settings,
         databases=databases,
         activity=activity,
+        activity_info=activity_info,
         locks=locks,
         checkpointer=checkpointer,
         roles=roles,
@@ -215,8 +221,13 @@ def _merge(part: str, results: list[tuple[str, Any]]) -> tuple[Any, list[str]]:
         if not isinstance(r, Unavailable):
             rows.extend(r)
     if results and len(failures) == len(results):
-        return Unavailable(failures[0][1].reason), []
+        return failures[0][1], []
     return tuple(rows), [f"{part} unavailable in database {db}: {r.reason}" for db, r in failures]
+
+
+def _activity_info(rows: tuple[ActivityRow, ...]) -> ActivityInfo:
+    """How many backends were read, and how many of them hid their details from this role."""
+    return ActivityInfo(backends=len(rows), hidden=sum(1 for r in rows if r.query == HIDDEN_TEXT))
 
 
 def _asdict(obj: Any) -> dict[str, Any]:

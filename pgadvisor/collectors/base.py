@@ -32,6 +32,7 @@ class Ctx:
     opts: SessionOptions
     dsn: str | None = None
     stats: list[CollectorStat] = field(default_factory=list)
+    monitor: bool = False  # the role has pg_monitor (or is superuser): a refusal is then an optional grant
 
 
 def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, params: Sequence[Any] = ()) -> list[R]:
@@ -84,6 +85,10 @@ def _plain(value: Any) -> Any:
 def guarded(ctx: Ctx, name: str, fn: Callable[[], R]) -> R | Unavailable:
     """Run one collector; a missing privilege, extension or a timeout becomes `Unavailable(reason)`.
 
+    The Unavailable says whether collection *failed* (a timeout, a lock not granted, a server error, or a
+    permission refused to a role without pg_monitor, which is below what pgadvisor documents as needed) or the
+    part is merely *absent* (not in shared_preload_libraries, an object this version lacks, no query for this
+    version, or a permission refused to a pg_monitor role: an optional extra grant, skipped with a reason).
     A lost connection is not a per-collector problem: it raises CollectError and the collection stops.
     """
     started = time.perf_counter()
@@ -91,25 +96,23 @@ def guarded(ctx: Ctx, name: str, fn: Callable[[], R]) -> R | Unavailable:
     try:
         result = fn()
     except pg_errors.QueryCanceled:
-        result = Unavailable(f"timed out after statement_timeout = {ctx.opts.statement_timeout_ms} ms")
+        result = Unavailable(f"timed out after statement_timeout = {ctx.opts.statement_timeout_ms} ms", failed=True)
     except pg_errors.LockNotAvailable:
-        result = Unavailable(f"a lock was not granted within lock_timeout = {ctx.opts.lock_timeout_ms} ms")
+        result = Unavailable(f"a lock was not granted within lock_timeout = {ctx.opts.lock_timeout_ms} ms",
+                             failed=True)
     except pg_errors.InsufficientPrivilege as exc:
-        result = Unavailable(f"permission denied: {_msg(exc, ctx)} (grant pg_monitor, or more for this part)")
+        result = Unavailable(f"permission denied: {_msg(exc, ctx)} (grant pg_monitor, or more for this part)",
+                             failed=not ctx.monitor)
     except pg_errors.ObjectNotInPrerequisiteState as exc:
         result = Unavailable(_msg(exc, ctx))
     except (pg_errors.UndefinedTable, pg_errors.UndefinedFunction, pg_errors.UndefinedColumn) as exc:
         result = Unavailable(f"not available on this server: {_msg(exc, ctx)}")
     except queries.NoQueryForVersion as exc:
         result = Unavailable(str(exc))
-    except psycopg.OperationalError as exc:
-        if ctx.conn.closed or ctx.conn.broken:
-            raise CollectError(f"lost the connection while collecting {name}: {_msg(exc, ctx)}") from None
-        result = Unavailable(_msg(exc, ctx))
     except psycopg.Error as exc:
         if ctx.conn.closed or ctx.conn.broken:
             raise CollectError(f"lost the connection while collecting {name}: {_msg(exc, ctx)}") from None
-        result = Unavailable(_msg(exc, ctx))
+        result = Unavailable(_msg(exc, ctx), failed=True)
     seconds = time.perf_counter() - started
     reason = result.reason if isinstance(result, Unavailable) else None
     ctx.stats.append(CollectorStat(name=name, seconds=round(seconds, 6), ok=reason is None, reason=reason))

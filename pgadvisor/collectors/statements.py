@@ -54,6 +54,15 @@ def collect_statements_info(ctx: Ctx) -> StatementsInfo | Unavailable:
             info = cur.fetchone()
             if info:
                 dealloc, stats_reset = info["dealloc"], info["stats_reset"]
+        # Other roles' entries, without pg_read_all_stats: NULL queryid and "<insufficient privilege>" as text.
+        # The statements query leaves them out (it needs both), so count them here, without reading any text.
+        cur.execute(
+            sql.SQL(
+                "SELECT count(*) AS hidden, coalesce(sum(calls), 0)::int8 AS hidden_calls"
+                " FROM {}.pg_stat_statements(false) WHERE queryid IS NULL"
+            ).format(sql.Identifier(ext["schema"]))
+        )
+        hidden = cur.fetchone() or {"hidden": None, "hidden_calls": None}
     max_entries = settings.get("pg_stat_statements.max")
     planning = settings.get("pg_stat_statements.track_planning")
     return StatementsInfo(
@@ -65,6 +74,8 @@ def collect_statements_info(ctx: Ctx) -> StatementsInfo | Unavailable:
         track_planning=None if planning is None else planning == "on",
         dealloc=dealloc,
         stats_reset=stats_reset,
+        hidden=hidden["hidden"],
+        hidden_calls=hidden["hidden_calls"],
     )
 
 

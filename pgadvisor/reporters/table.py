@@ -50,8 +50,19 @@ def render(report: Report, opts: RenderOptions) -> str:
     problems = [o for o in report.outcomes if o.status != "ran"]
     if problems:
         out.append(style("Checks not run", bold=True))
-        rows = [[o.code, o.name, o.status, _wrap(o.reason or "", 60)] for o in problems]
+        rows = [[o.code, o.name, "collection failed" if o.collection_failed else o.status, _wrap(o.reason or "", 60)]
+                for o in problems]
         out += [tabulate(rows, headers=["check", "name", "status", "reason"], tablefmt="simple"), ""]
+    partial: dict[str, list[str]] = {}
+    for o in report.outcomes:
+        if o.note:
+            partial.setdefault(o.note, []).append(o.code)
+    if partial:
+        out.append(style("Judged on a partial view", bold=True))
+        for note, codes in partial.items():
+            out.append(textwrap.fill(f"- {note} ({', '.join(codes)})", width=_WIDTH, initial_indent="  ",
+                                     subsequent_indent="    ", break_on_hyphens=False))
+        out.append("")
     for err in report.load_errors:
         out.append(style(f"load error: {err.origin}: {err.message}", fg="red"))
     if report.load_errors:
@@ -61,6 +72,9 @@ def render(report: Report, opts: RenderOptions) -> str:
         out += [f"  - {n}" for n in report.notes] + [""]
     elif report.notes:
         out += [f"{len(report.notes)} collection notes (use --verbose to list them)", ""]
+    incomplete = report.incomplete()
+    if incomplete:
+        out.append(style(incomplete, fg="red", bold=True))
     out.append(style(report.summary_line(), bold=True))
     return "\n".join(out) + "\n"
 
