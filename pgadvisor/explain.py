@@ -34,6 +34,7 @@ from pgadvisor.analysis.parse import parse
 from pgadvisor.checkapi import fmt_bytes
 from pgadvisor.collectors.base import extension_schema
 from pgadvisor.connection import SessionOptions, connect, redact
+from pgadvisor.redact import redact_sql
 
 PREPARED = "pgadvisor_explain"
 
@@ -297,6 +298,7 @@ def _explain(conn: psycopg.Connection[Any], dsn: str | None, *, queryid: int | N
     if queryid is not None:
         query, role = _statement_text(conn, queryid, database, dsn)
     assert query is not None
+    query = redact_sql(query)  # planned, shown and reported without its secrets ('***' plans like the literal)
     facts = analyze(query)
     if facts.parse_error is not None:
         raise ExplainError(f"cannot parse the statement: {facts.parse_error}", 2)
