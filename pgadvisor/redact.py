@@ -178,11 +178,17 @@ def _only_string(arg: Any) -> str | None:
 
 
 def password_column(name: Any) -> bool:
-    """A column name that holds passwords: password, passwd, pwd, or ending in one (`db_password`)."""
+    """A column name that holds passwords (`password`, `passwd`, `pwd`, `db_password`, `password_hash`), not one
+    about them (`password_changed_at`, `password_reset_count`)."""
     if not isinstance(name, str):
         return False
     low = name.lower()
-    return low == "pwd" or low.endswith(("password", "passwd"))
+    if low == "pwd":
+        return True
+    return ("password" in low or "passwd" in low) and not low.endswith(_ABOUT_PASSWORDS)
+
+
+_ABOUT_PASSWORDS: Final = ("_at", "_on", "_date", "_time", "_until", "_count", "_id", "_required", "_changed")
 
 
 def _is_password_column(node: Any) -> bool:
