@@ -49,7 +49,7 @@ def parse_dsn(dsn: str | None) -> dict[str, Any]:
     try:
         return dict(pg_conninfo.conninfo_to_dict(dsn or ""))
     except psycopg.ProgrammingError as exc:
-        raise DsnError(f"invalid connection string: {redact(str(exc), dsn)}") from None
+        raise DsnError(f"invalid connection string: {_first_line(redact(str(exc), dsn))}") from None
 
 
 def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None) -> str:

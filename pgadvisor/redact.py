@@ -336,6 +336,7 @@ def dsn_secrets(dsn: str | None) -> set[str]:
         else:
             out.add(re.sub(r"\\(.)", r"\1", raw))
         out.add(unquote(raw))
+        out.update(re.split(r"[\s@/]+", unquote(raw)))  # what libpq may quote of a password it misread
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
