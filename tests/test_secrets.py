@@ -222,3 +222,31 @@ def test_wrong_passwords_against_a_real_server(fresh_db: TestDb, capsys: pytest.
     assert run_cli(["top", server.dsn(fresh_db.name, user="pgadvisor_pw")]) == 3
     err = capsys.readouterr().err
     assert not _leaks(err) and "password authentication failed" in err, err
+
+
+@pytest.mark.slow
+def test_a_real_standbys_primary_conninfo_keeps_its_password(standby_pair: Any, capsys: pytest.CaptureFixture[str],
+                                                            tmp_path: Path) -> None:
+    """A streaming standby whose primary_conninfo holds a password: collect and audit it as pg_monitor."""
+    standby = standby_pair.standby
+    (original,) = standby.execute("SHOW primary_conninfo")[0]
+
+    def set_conninfo(value: str) -> None:
+        standby.execute(sql.SQL("ALTER SYSTEM SET primary_conninfo = {}").format(sql.Literal(value)))
+        standby.execute("SELECT pg_reload_conf()")
+
+    set_conninfo(f"{original} password='sEcret-standby 21'")
+    try:
+        snap_file = tmp_path / "standby.json"
+        assert run_cli(["collect", standby_pair.monitor_dsn_standby, "-o", str(snap_file)]) == 0
+        assert run_cli(["audit", standby_pair.monitor_dsn_standby, "--format", "json"]) in (0, 1)
+        out = capsys.readouterr()
+        text = snap_file.read_text()
+        assert not _leaks(out.out + out.err + text)
+        settings = {s["name"]: s["setting"] for s in json.loads(text)["settings"]}
+        assert settings["primary_conninfo"].endswith("password=***")
+        assert settings["primary_conninfo"].startswith(original.split("password")[0].split()[0])
+    finally:
+        set_conninfo(str(original))
+    standby_pair.primary.execute("CREATE TABLE IF NOT EXISTS secrets_probe (id int)")
+    standby_pair.wait_for_replay()  # still streaming
