@@ -9,15 +9,16 @@ kept byte for byte. Secrets are:
   `CREATE/ALTER USER MAPPING|SERVER ... OPTIONS (password '...')`), in any literal form (`'..'`, `E'..'`,
   `U&'..' [UESCAPE]`, `$$..$$`, `$tag$..$tag$`, a literal continued on the next line, comments between);
 - a literal whose value is a connection string or URI with a password (`dblink('... password=...')`,
-  `CREATE SUBSCRIPTION ... CONNECTION`, `SET x = 'postgresql://u:pw@h'`, `COPY ... PROGRAM 'PGPASSWORD=...'`);
+  `CREATE SUBSCRIPTION ... CONNECTION`, `SET x = 'postgresql://u:pw@h'`, `PGPASSWORD=...`);
 - a literal that mentions a password and is itself SQL that needs redacting, or is not SQL at all (`DO` blocks
-  and function bodies, which are PL/pgSQL);
+  and function bodies, which are PL/pgSQL, or a message such as 'reset password');
 - a literal compared with, assigned or inserted into a column named like `password` (`WHERE password =
   crypt('...', password)`, `UPDATE ... SET password = '...'`): what pg_stat_activity shows of a login query.
 
-A text that does not parse (cut by track_activity_query_size, a syntax error) and mentions a password is
-replaced whole by `UNPARSABLE`. Texts without the word `password` and without `://` are returned at once,
-without parsing. A statement that only reads a column named `password` is not changed at all.
+A text that does not parse (cut by track_activity_query_size, a syntax error) and mentions a password, or whose
+secret has no location in the tree (`COPY ... PROGRAM 'PGPASSWORD=...'`), is replaced whole by `UNPARSABLE`.
+Texts without the word `password` and without `://` are returned at once, without parsing. A statement that only
+reads a column named `password` is not changed at all.
 """
 
 from __future__ import annotations
