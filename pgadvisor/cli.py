@@ -23,6 +23,7 @@ from pgadvisor.collectors import CollectError, ConnectError, collect
 from pgadvisor.config import Config, ConfigError, load_config
 from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
 from pgadvisor.engine import plan, run
+from pgadvisor.redact import redact_message
 from pgadvisor.registry import load as load_registry
 from pgadvisor.reporters import REPORTERS, RenderOptions
 from pgadvisor.snapshot import Snapshot, SnapshotFormatError
@@ -341,16 +342,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (for tests and `main`)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+
     def fail(code: int, message: str) -> int:
-        click.echo(f"pgadvisor: error: {message}", err=True)
+        click.echo(f"pgadvisor: error: {redact_message(message, args)}", err=True)  # a DSN argument's password
         return code
 
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="pgadvisor", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.exceptions.ClickException as exc:
+    except click.exceptions.ClickException as exc:  # UsageError too
+        exc.message = redact_message(exc.message, args)
         exc.show()
         return EXIT_USAGE
     except click.exceptions.Abort:

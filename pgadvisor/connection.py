@@ -5,12 +5,11 @@ pg_stat_statements. Every session is read-only (`default_transaction_read_only`)
 pg_stat_activity, bounded by `statement_timeout` and a short `lock_timeout`, and has `search_path = pg_catalog`
 so no user object can shadow a catalog function. A connection string, a URI or nothing at all is accepted;
 with nothing, libpq's PG* environment variables and `.pgpass` apply as in psql. Passwords never reach a
-message: `redact()` scrubs them.
+message: `redact()` scrubs them (see `pgadvisor.redact`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +19,8 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from psycopg.abc import PQGen
 
+from pgadvisor.redact import redact_message
+from pgadvisor.redact import redact_sql as redact_sql  # re-exported for older imports
 from pgadvisor.snapshot import OWN_QUERY_MARKER
 
 
@@ -40,48 +41,9 @@ class SessionOptions:
     connect_timeout_s: int = 10
 
 
-_URI_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
 def redact(text: str, dsn: str | None = None) -> str:
-    """Remove passwords from a message: URI userinfo, `password=` pairs and the DSN's own password value."""
-    out = _URI_PASSWORD.sub(r"\1***\3", text)
-    out = _KV_PASSWORD.sub(r"\1***", out)
-    if dsn:
-        secret = _dsn_password(dsn)
-        if secret and len(secret) >= 3:
-            out = out.replace(secret, "***")
-    return out
-
-
-# PASSWORD 'x' / PASSWORD E'x' / PASSWORD $$x$$ in SQL text (CREATE/ALTER ROLE, user mappings, dblink).
-_SQL_PASSWORD = re.compile(
-    r"""(password\s*(?:=>?\s*)?)(E?'(?:[^'\\]|''|\\.)*'?|\$([A-Za-z_]*)\$.*?(?:\$\3\$|$)|"[^"]*"?)""",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def redact_sql(text: str) -> str:
-    """Remove passwords from SQL text (statement and activity texts can hold `CREATE ROLE ... PASSWORD '...'`).
-
-    Deliberately broad: any quoted value after the word password is replaced, and connection strings inside
-    literals lose their `password=` values too.
-    """
-    if "assword" not in text and "ASSWORD" not in text:
-        return text
-    out = _SQL_PASSWORD.sub(lambda m: m.group(1) + "'***'", text)
-    return _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1***\3", out))
-
-
-def _dsn_password(dsn: str) -> str | None:
-    try:
-        params = pg_conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        match = _URI_PASSWORD.search(dsn) or _KV_PASSWORD.search(dsn)
-        return match.group(2).strip("'") if match else None
-    value = params.get("password")
-    return str(value) if value else None
+    """A message safe to print: the DSN's password (in any form), PGPASSWORD, URI userinfo and `password=` cut."""
+    return redact_message(text, [dsn])
 
 
 def parse_dsn(dsn: str | None) -> dict[str, Any]:
@@ -89,7 +51,7 @@ def parse_dsn(dsn: str | None) -> dict[str, Any]:
     try:
         return dict(pg_conninfo.conninfo_to_dict(dsn or ""))
     except psycopg.ProgrammingError as exc:
-        raise DsnError(f"invalid connection string: {redact(str(exc), dsn)}") from None
+        raise DsnError(f"invalid connection string: {_first_line(redact(str(exc), dsn))}") from None
 
 
 def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None) -> str:

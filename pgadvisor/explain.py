@@ -39,6 +39,7 @@ from pgadvisor.checkapi import fmt_bytes
 from pgadvisor.collectors import planning
 from pgadvisor.collectors.base import extension_schema
 from pgadvisor.connection import SessionOptions, connect, redact
+from pgadvisor.redact import redact_sql
 
 LARGE_TABLE_ROWS = 100_000
 """A sequential scan of a table with at least this many estimated rows is pointed out."""
@@ -300,6 +301,7 @@ def _explain(conn: psycopg.Connection[Any], dsn: str | None, opts: SessionOption
     if queryid is not None:
         query, userid = _statement_text(conn, queryid, database, dsn)
     assert query is not None
+    query = redact_sql(query)  # planned, shown and reported without its secrets ('***' plans like the literal)
     facts = analyze(query)
     if facts.parse_error is not None:
         raise ExplainError(f"cannot parse the statement: {facts.parse_error}", 2)

@@ -1,10 +1,15 @@
-"""pg_settings, with each value normalized to bytes (memory) or milliseconds (time)."""
+"""pg_settings, with each value normalized to bytes (memory) or milliseconds (time), and no password in it.
+
+Every setting's value (and its reset and boot values) is checked: a connection string or URI with a password
+(`primary_conninfo`, an extension's DSN setting) keeps its host, port, user and the rest, and loses the password.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from pgadvisor.collectors.base import Ctx, fetch
+from pgadvisor.redact import redact_conninfo
 from pgadvisor.snapshot import SettingRow
 
 _MEMORY = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -40,6 +45,16 @@ def normalize(row: SettingRow) -> SettingRow:
     return replace(row, value=value)
 
 
+def scrub(row: SettingRow) -> SettingRow:
+    """The row with the password cut out of every value that is a connection string or URI holding one."""
+    setting, reset_val, boot_val = (
+        None if value is None else redact_conninfo(value) for value in (row.setting, row.reset_val, row.boot_val)
+    )
+    if (setting, reset_val, boot_val) == (row.setting, row.reset_val, row.boot_val):
+        return row
+    return replace(row, setting=setting or "", reset_val=reset_val, boot_val=boot_val)
+
+
 def collect_settings(ctx: Ctx) -> tuple[SettingRow, ...]:
-    """All of pg_settings."""
-    return tuple(normalize(row) for row in fetch(ctx, SettingRow, "settings"))
+    """All of pg_settings, passwords cut out."""
+    return tuple(normalize(scrub(row)) for row in fetch(ctx, SettingRow, "settings"))
