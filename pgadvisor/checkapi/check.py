@@ -1,4 +1,4 @@
-"""Everything a check may import: `Check`, `threshold`, `Severity`, `Finding`, `Confidence` and `ident`.
+"""`Check`, `threshold`, `Severity`, `Finding`, `Confidence`, `ident`: the base of every check.
 
 A check is a class with metadata (code, name, default severity, the snapshot parts it requires, a typed
 thresholds dataclass) and a docstring that is its documentation. `run(snapshot, thresholds)` yields findings.
@@ -25,6 +25,7 @@ __all__ = [
     "Evidence",
     "Finding",
     "NoThresholds",
+    "Scalar",
     "Severity",
     "fmt_bytes",
     "fmt_duration",
