@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from pgadvisor.analysis import analyze
-from pgadvisor.analysis.workload import Statement, merge, short
+from pgadvisor.checkapi.workload import Statement, merge, short
 from pgadvisor.snapshot import Snapshot, Unavailable
 
 # --by NAME -> (label, the measure ranked, the measure its share is of)

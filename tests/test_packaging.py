@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import site
 import subprocess
 import sys
 import venv
@@ -30,17 +32,33 @@ def test_wheel_carries_builtin_checks(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(dist), str(ROOT)], check=True, timeout=300)
     wheel = next(dist.glob("pgadvisor-*.whl"))
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
-    python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, timeout=300)
-    out = subprocess.run([str(env_dir / "bin" / "pgadvisor"), "checks"], capture_output=True, text=True,
-                         cwd=tmp_path, check=True, timeout=120).stdout
+    python = isolated_env(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", str(wheel)],
+                   check=True, timeout=300, env=env)
+    out = subprocess.run([str(python.parent / "pgadvisor"), "checks"], capture_output=True, text=True,
+                         cwd=tmp_path, check=True, timeout=120, env=env).stdout
     for cls in load(entry_points=False).sorted():
         assert cls.code in out
     where = subprocess.run([str(python), "-c", "import pgadvisor, os; print(os.path.dirname(pgadvisor.__file__))"],
-                           capture_output=True, text=True, cwd=tmp_path, check=True).stdout.strip()
+                           capture_output=True, text=True, cwd=tmp_path, check=True, env=env).stdout.strip()
     assert (Path(where) / "_builtin_checks").is_dir()
     assert str(ROOT) not in where
-    site = Path(where).parent
-    assert not (site / "checks").exists()
+    site_dir = Path(where).parent
+    assert not (site_dir / "checks").exists()
+
+
+def isolated_env(env_dir: Path) -> Path:
+    """A fresh virtual environment (its python) that sees the running interpreter's installed packages as plain
+    path entries after its own: the dependencies import, but no editable install of pgadvisor does (a `.pth`
+    file's paths are not scanned for further `.pth` files). Works whether the tests run in a virtual
+    environment, one with system site packages, or none: `system_site_packages` would see only the base
+    interpreter's packages, not those of the environment running the tests. Run it without PYTHONPATH, which
+    would put a source checkout first."""
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    outer = [p for p in dict.fromkeys([*site.getsitepackages(), site.getusersitepackages()]) if Path(p).is_dir()]
+    (Path(own) / "_outer_site.pth").write_text("".join(p + "\n" for p in outer))
+    return python

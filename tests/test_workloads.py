@@ -59,12 +59,13 @@ def test_healthy_pgbench_workload_has_no_finding(bench: LocalCluster) -> None:
 
 def test_statement_walking_the_primary_key_is_reported(bench: LocalCluster, tmp_path: Path) -> None:
     """A filter on an unindexed column behind ORDER BY aid LIMIT walks the whole primary key (1,000,000 rows)
-    for values that match nothing: QR004 reports the cached buffers it touches per call."""
+    for values that match nothing: QR004 reports the cached buffers it touches per call, whatever else does."""
     script = tmp_path / "sick.sql"
     script.write_text(SICK)
     pgbench(bench, "-c", "2", "-j", "2", "-T", "8", "-f", str(script))
     findings = [f for f in report_findings(audit(bench)) if "abalance" in str(f["message"])]
-    assert [(f["check"], f["severity"]) for f in findings] == [("QR004", "info")], findings
+    # QR004 must report it; others may too (QR002 does when a loaded machine makes the walk slow enough)
+    assert ("QR004", "info") in [(f["check"], f["severity"]) for f in findings], findings
 
 
 def report_findings(report: dict[str, object]) -> list[dict[str, object]]:

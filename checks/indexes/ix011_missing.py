@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor import advisor
-from pgadvisor.advisor import Candidate, Option, Selection, SelectOptions, StatementCosts
-from pgadvisor.advisor.estimate import CostGucs, TableFacts, index_cost, index_size, seq_cost
 from pgadvisor.checkapi import Check, Confidence, Finding, Severity, fmt_bytes, fmt_duration, threshold
+from pgadvisor.checkapi import advice as advisor
+from pgadvisor.checkapi.advice import (
+    Candidate,
+    CostGucs,
+    Option,
+    Selection,
+    SelectOptions,
+    StatementCosts,
+    TableFacts,
+    index_cost,
+    index_size,
+    seq_cost,
+)
 from pgadvisor.snapshot import ColumnStatsRow, ServerInfo, Snapshot, StatementRow, TableRow, Unavailable, WhatIf
 
 DAY = 86_400.0

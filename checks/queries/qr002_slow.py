@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +20,7 @@ class SlowThresholds:
             raise ValueError("expected 0 <= warning_mean_ms <= critical_mean_ms")
 
 
-class Slow(Check[SlowThresholds]):
+class Slow(StatementCheck[SlowThresholds]):
     """Statement is slow on average.
 
     ## Why it matters
@@ -63,19 +60,18 @@ class Slow(Check[SlowThresholds]):
     message = "mean {mean_total_ms} ms over {calls} calls: {query}"
     recommendation = "inspect its plan with `pgadvisor explain --queryid {queryid}`, then index or rewrite it"
 
-    def run(self, snap: Snapshot, t: SlowThresholds) -> Iterator[Finding]:
-        for s in workload(snap).statements:
-            if s.calls < t.min_calls:
-                continue
-            plan = s.mean_plan_ms or 0.0
-            mean = s.mean_exec_ms + plan
-            if mean < t.warning_mean_ms:
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.CRITICAL if mean >= t.critical_mean_ms else Severity.WARNING,
-                evidence={**s.evidence(), "mean_total_ms": round(mean, 1),
-                          "mean_plan_ms": None if s.mean_plan_ms is None else round(plan, 3),
-                          "max_ms": round(s.max_exec_ms, 1)},
-            )
+    judge_utility = True  # a slow VACUUM or CREATE INDEX is slow too
+
+    def judge(self, wl: Workload, s: Statement, t: SlowThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        plan = s.mean_plan_ms or 0.0
+        mean = s.mean_exec_ms + plan
+        if mean < t.warning_mean_ms:
+            return None
+        return Verdict(
+            severity=Severity.CRITICAL if mean >= t.critical_mean_ms else Severity.WARNING,
+            evidence={"mean_total_ms": round(mean, 1),
+                      "mean_plan_ms": None if s.mean_plan_ms is None else round(plan, 3),
+                      "max_ms": round(s.max_exec_ms, 1)},
+        )

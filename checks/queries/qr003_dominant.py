@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, fmt_duration, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_duration, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +20,7 @@ class DominantThresholds:
             raise ValueError("expected 0 < min_share <= 1")
 
 
-class Dominant(Check[DominantThresholds]):
+class Dominant(StatementCheck[DominantThresholds]):
     """One statement takes a large share of the database's execution time.
 
     ## Why it matters
@@ -59,22 +56,16 @@ class Dominant(Check[DominantThresholds]):
     message = "{share_pct}% of the database's execution time ({total}): {query}"
     recommendation = "tune this statement first: `pgadvisor explain --queryid {queryid}`"
 
-    def run(self, snap: Snapshot, t: DominantThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        totals: dict[str | None, float] = {}
-        for s in wl.statements:
-            if s.database not in totals:
-                totals[s.database] = wl.top_total_ms(s.database)
-            total = totals[s.database]
-            if total <= 0 or total < t.min_workload_s * 1000:
-                continue
-            share = min(1.0, s.total_exec_ms / total)
-            if share < t.min_share:
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={**s.evidence(), "share_pct": round(100 * share, 1),
-                          "database_total_ms": round(total, 1)},
-                context={"total": fmt_duration(s.total_exec_ms / 1000)},
-            )
+    judge_utility = True  # time is time, whatever the statement
+
+    def judge(self, wl: Workload, s: Statement, t: DominantThresholds) -> Verdict | None:
+        total = wl.top_total_ms(s.database)
+        if total <= 0 or total < t.min_workload_s * 1000:
+            return None
+        share = min(1.0, s.total_exec_ms / total)
+        if share < t.min_share:
+            return None
+        return Verdict(
+            evidence={"share_pct": round(100 * share, 1), "database_total_ms": round(total, 1)},
+            context={"total": fmt_duration(s.total_exec_ms / 1000)},
+        )

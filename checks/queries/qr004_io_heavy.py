@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, fmt_bytes, threshold
-from pgadvisor.snapshot import ServerInfo, Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_bytes, threshold
+from pgadvisor.snapshot import ServerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +28,7 @@ class IoHeavyThresholds:
             raise ValueError("expected 0 <= info_read_blocks <= warning_read_blocks")
 
 
-class IoHeavy(Check[IoHeavyThresholds]):
+class IoHeavy(StatementCheck[IoHeavyThresholds]):
     """Statement reads many blocks per call, misses the cache, or waits on I/O.
 
     ## Why it matters
@@ -70,41 +68,31 @@ class IoHeavy(Check[IoHeavyThresholds]):
     message = "{why}: {query}"
     recommendation = "read fewer blocks: index the filter (IX011), narrow the projection, or partition"
 
-    def run(self, snap: Snapshot, t: IoHeavyThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        block = snap.server.block_size if isinstance(snap.server, ServerInfo) else 8192
-        for s in wl.statements:
-            if s.calls <= 0:
-                continue
-            read = s.shared_blks_read / s.calls
-            touched = s.blocks_per_call
-            hit_ratio = s.shared_blks_hit / (s.shared_blks_hit + s.shared_blks_read) if touched else 1.0
-            read_share = s.blk_read_ms / s.total_exec_ms if s.total_exec_ms > 0 else 0.0
-            reasons: list[tuple[Severity, str]] = []
-            if read >= t.warning_read_blocks:
-                reasons.append((Severity.WARNING, f"reads {fmt_bytes(read * block)} per call from outside shared "
-                                                  "buffers"))
-            elif read >= t.info_read_blocks:
-                reasons.append((Severity.INFO, f"reads {fmt_bytes(read * block)} per call from outside shared "
-                                               "buffers"))
-            if touched >= t.hit_ratio_min_blocks and hit_ratio < t.min_hit_ratio:
-                reasons.append((Severity.INFO, f"cache hit ratio {100 * hit_ratio:.0f}% over "
-                                               f"{fmt_bytes(touched * block)} per call"))
-            if s.calls >= t.touched_min_calls and touched >= t.info_touched_blocks and read < t.info_read_blocks:
-                reasons.append((Severity.INFO, f"touches {fmt_bytes(touched * block)} of buffers per call, mostly "
-                                               f"cached (CPU, not I/O), to return {s.rows_per_call:,.1f} rows"))
-            if s.calls >= t.read_time_min_calls and read_share >= t.max_read_time_share:
-                reasons.append((Severity.INFO, f"{100 * read_share:.0f}% of its time is spent reading blocks"))
-            if not reasons or wl.analysis(s).kind == "utility":
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=max(r[0] for r in reasons),
-                evidence={**s.evidence(), "read_blocks_per_call": round(read, 1),
-                          "blocks_per_call": round(touched, 1),
-                          "blocks_per_returned_row": round(touched / max(s.rows_per_call, 1.0), 1),
-                          "hit_ratio": round(hit_ratio, 3),
-                          "read_time_share": round(read_share, 3)},
-                context={"why": "; ".join(r[1] for r in reasons)},
-            )
+    def judge(self, wl: Workload, s: Statement, t: IoHeavyThresholds) -> Verdict | None:
+        block = wl.snap.server.block_size if isinstance(wl.snap.server, ServerInfo) else 8192
+        read = s.shared_blks_read / s.calls
+        touched = s.blocks_per_call
+        hit_ratio = s.shared_blks_hit / (s.shared_blks_hit + s.shared_blks_read) if touched else 1.0
+        read_share = s.blk_read_ms / s.total_exec_ms if s.total_exec_ms > 0 else 0.0
+        reasons: list[tuple[Severity, str]] = []
+        if read >= t.warning_read_blocks:
+            reasons.append((Severity.WARNING, f"reads {fmt_bytes(read * block)} per call from outside shared buffers"))
+        elif read >= t.info_read_blocks:
+            reasons.append((Severity.INFO, f"reads {fmt_bytes(read * block)} per call from outside shared buffers"))
+        if touched >= t.hit_ratio_min_blocks and hit_ratio < t.min_hit_ratio:
+            reasons.append((Severity.INFO, f"cache hit ratio {100 * hit_ratio:.0f}% over "
+                                           f"{fmt_bytes(touched * block)} per call"))
+        if s.calls >= t.touched_min_calls and touched >= t.info_touched_blocks and read < t.info_read_blocks:
+            reasons.append((Severity.INFO, f"touches {fmt_bytes(touched * block)} of buffers per call, mostly "
+                                           f"cached (CPU, not I/O), to return {s.rows_per_call:,.1f} rows"))
+        if s.calls >= t.read_time_min_calls and read_share >= t.max_read_time_share:
+            reasons.append((Severity.INFO, f"{100 * read_share:.0f}% of its time is spent reading blocks"))
+        if not reasons:
+            return None
+        return Verdict(
+            severity=max(r[0] for r in reasons),
+            evidence={"read_blocks_per_call": round(read, 1), "blocks_per_call": round(touched, 1),
+                      "blocks_per_returned_row": round(touched / max(s.rows_per_call, 1.0), 1),
+                      "hit_ratio": round(hit_ratio, 3), "read_time_share": round(read_share, 3)},
+            context={"why": "; ".join(r[1] for r in reasons)},
+        )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, fmt_bytes, threshold
-from pgadvisor.snapshot import ServerInfo, Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_bytes, threshold
+from pgadvisor.snapshot import ServerInfo
 
 MiB = 1024 * 1024
 
@@ -23,7 +21,7 @@ class TempSpillThresholds:
         50 * 1024**3, help="Temp bytes one statement writes per day that make it a warning (50 GiB).")
 
 
-class TempSpill(Check[TempSpillThresholds]):
+class TempSpill(StatementCheck[TempSpillThresholds]):
     """Statement spills sorts or hashes to temporary files.
 
     ## Why it matters
@@ -65,28 +63,23 @@ class TempSpill(Check[TempSpillThresholds]):
     message = "writes {temp} of temporary files per call (work_mem = {work_mem}): {query}"
     recommendation = "give this statement work_mem = '{fit_mb}MB' (SET LOCAL or per role), or avoid the sort"
 
-    def run(self, snap: Snapshot, t: TempSpillThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        block = snap.server.block_size if isinstance(snap.server, ServerInfo) else 8192
-        work_mem = snap.setting("work_mem")
+    def judge(self, wl: Workload, s: Statement, t: TempSpillThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        per_call = s.temp_blks_written / s.calls
+        if per_call < t.min_temp_blocks:
+            return None
+        block = wl.snap.server.block_size if isinstance(wl.snap.server, ServerInfo) else 8192
+        work_mem = wl.snap.setting("work_mem")
         work_mem_bytes = work_mem.value if work_mem is not None else None
-        for s in wl.statements:
-            if s.calls < max(1, t.min_calls):
-                continue
-            per_call = s.temp_blks_written / s.calls
-            if per_call < t.min_temp_blocks or wl.analysis(s).kind == "utility":
-                continue
-            per_call_bytes = per_call * block
-            fit_mb = 2 ** math.ceil(math.log2(max(1.0, 2 * per_call_bytes / MiB)))
-            per_day = wl.per_day(s.temp_blks_written * block, s.database)
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.WARNING if per_day >= t.warning_bytes_per_day else Severity.INFO,
-                evidence={**s.evidence(), "temp_blks_written_per_call": round(per_call, 1),
-                          "temp_bytes_per_call": int(per_call_bytes), "temp_bytes_per_day": int(per_day),
-                          "work_mem_bytes": int(work_mem_bytes) if work_mem_bytes else None, "fit_mb": fit_mb},
-                context={"temp": fmt_bytes(per_call_bytes), "work_mem": fmt_bytes(work_mem_bytes)},
-                fix_sql=f"SET LOCAL work_mem = '{fit_mb}MB';  -- inside the transaction that runs queryid "
-                        f"{s.queryid}",
-            )
+        per_call_bytes = per_call * block
+        fit_mb = 2 ** math.ceil(math.log2(max(1.0, 2 * per_call_bytes / MiB)))
+        per_day = wl.per_day(s.temp_blks_written * block, s.database)
+        return Verdict(
+            severity=Severity.WARNING if per_day >= t.warning_bytes_per_day else Severity.INFO,
+            evidence={"temp_blks_written_per_call": round(per_call, 1), "temp_bytes_per_call": int(per_call_bytes),
+                      "temp_bytes_per_day": int(per_day),
+                      "work_mem_bytes": int(work_mem_bytes) if work_mem_bytes else None, "fit_mb": fit_mb},
+            context={"temp": fmt_bytes(per_call_bytes), "work_mem": fmt_bytes(work_mem_bytes)},
+            fix_sql=f"SET LOCAL work_mem = '{fit_mb}MB';  -- inside the transaction that runs queryid {s.queryid}",
+        )

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +16,7 @@ class UnstableThresholds:
     min_mean_ms: float = threshold(10.0, help="Ignore statements faster than this on average (ms).")
 
 
-class Unstable(Check[UnstableThresholds]):
+class Unstable(StatementCheck[UnstableThresholds]):
     """Statement's latency varies wildly from call to call.
 
     ## Why it matters
@@ -56,17 +53,11 @@ class Unstable(Check[UnstableThresholds]):
     message = "stddev {stddev_ms} ms is {ratio}x its mean {mean_ms} ms (max {max_ms} ms): {query}"
     recommendation = "compare its plans for common and rare parameters; consider extended statistics or a custom plan"
 
-    def run(self, snap: Snapshot, t: UnstableThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for s in wl.statements:
-            if s.calls < t.min_calls or s.mean_exec_ms < t.min_mean_ms or s.mean_exec_ms <= 0:
-                continue
-            ratio = s.stddev_exec_ms / s.mean_exec_ms
-            if ratio < t.min_ratio or wl.analysis(s).kind == "utility":
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={**s.evidence(), "stddev_ms": round(s.stddev_exec_ms, 3), "ratio": round(ratio, 1),
-                          "min_ms": round(s.min_exec_ms, 3), "max_ms": round(s.max_exec_ms, 3)},
-            )
+    def judge(self, wl: Workload, s: Statement, t: UnstableThresholds) -> Verdict | None:
+        if s.calls < t.min_calls or s.mean_exec_ms < t.min_mean_ms or s.mean_exec_ms <= 0:
+            return None
+        ratio = s.stddev_exec_ms / s.mean_exec_ms
+        if ratio < t.min_ratio:
+            return None
+        return Verdict(evidence={"stddev_ms": round(s.stddev_exec_ms, 3), "ratio": round(ratio, 1),
+                                 "min_ms": round(s.min_exec_ms, 3), "max_ms": round(s.max_exec_ms, 3)})

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +22,7 @@ class PlanHeavyThresholds:
             raise ValueError("expected min_plan_ms >= 0 and min_ratio >= 0")
 
 
-class PlanHeavy(Check[PlanHeavyThresholds]):
+class PlanHeavy(StatementCheck[PlanHeavyThresholds]):
     """Statement spends as much time being planned as being executed.
 
     ## Why it matters
@@ -79,22 +76,14 @@ class PlanHeavy(Check[PlanHeavyThresholds]):
         "partitions or joined tables per statement"
     )
 
-    def run(self, snap: Snapshot, t: PlanHeavyThresholds) -> Iterator[Finding]:
-        for s in workload(snap).statements:
-            per_plan = s.mean_plan_ms  # None unless track_planning counted plans
-            if per_plan is None or s.total_plan_ms is None or s.calls < max(1, t.min_calls):
-                continue
-            per_call = s.total_plan_ms / s.calls
-            if per_call < t.min_plan_ms or per_call < t.min_ratio * s.mean_exec_ms:
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={
-                    **s.evidence(),
-                    "plans": s.plans,
-                    "plan_per_call_ms": round(per_call, 3),
-                    "mean_plan_ms": round(per_plan, 3),
-                    "total_plan_ms": round(s.total_plan_ms, 1),
-                },
-            )
+    judge_utility = True  # as before: planning time is judged for every statement that counted plans
+
+    def judge(self, wl: Workload, s: Statement, t: PlanHeavyThresholds) -> Verdict | None:
+        per_plan = s.mean_plan_ms  # None unless track_planning counted plans
+        if per_plan is None or s.total_plan_ms is None or s.calls < t.min_calls:
+            return None
+        per_call = s.total_plan_ms / s.calls
+        if per_call < t.min_plan_ms or per_call < t.min_ratio * s.mean_exec_ms:
+            return None
+        return Verdict(evidence={"plans": s.plans, "plan_per_call_ms": round(per_call, 3),
+                                 "mean_plan_ms": round(per_plan, 3), "total_plan_ms": round(s.total_plan_ms, 1)})

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +21,7 @@ class JitOverheadThresholds:
             raise ValueError("expected 0 <= min_share <= 1")
 
 
-class JitOverhead(Check[JitOverheadThresholds]):
+class JitOverhead(StatementCheck[JitOverheadThresholds]):
     """Statement spends a large part of its time compiling JIT code.
 
     ## Why it matters
@@ -73,28 +70,19 @@ class JitOverhead(Check[JitOverheadThresholds]):
     message = "JIT compilation is {jit_share_pct} % of its execution time ({jit_ms_per_call} ms per call): {query}"
     recommendation = "raise jit_above_cost (now {jit_above_cost}) or SET jit = off for the role that runs it"
 
-    def run(self, snap: Snapshot, t: JitOverheadThresholds) -> Iterator[Finding]:
-        above = snap.setting("jit_above_cost")
-        jit = snap.setting("jit")
-        for s in workload(snap).statements:
-            if s.jit_ms is None or s.jit_ms <= 0 or s.calls < max(1, t.min_calls):
-                continue
-            share = min(1.0, s.jit_ms / s.total_exec_ms) if s.total_exec_ms > 0 else 1.0
-            if share < t.min_share:
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={
-                    **s.evidence(),
-                    "jit_ms": round(s.jit_ms, 1),
-                    "jit_ms_per_call": round(s.jit_ms / s.calls, 3),
-                    "jit_share_pct": round(100 * share, 1),
-                    "jit": jit.setting if jit is not None else None,
-                    "jit_above_cost": above.setting if above is not None else None,
-                },
-                fix_sql=None
-                if s.database is None
-                else f"ALTER DATABASE {ident(s.database)} SET jit_above_cost = 1000000;  -- or ALTER ROLE <role> "
-                f"SET jit = off",
-            )
+    judge_utility = True  # as before: JIT time is judged wherever it was spent
+
+    def judge(self, wl: Workload, s: Statement, t: JitOverheadThresholds) -> Verdict | None:
+        if s.jit_ms is None or s.jit_ms <= 0 or s.calls < t.min_calls:
+            return None
+        share = min(1.0, s.jit_ms / s.total_exec_ms) if s.total_exec_ms > 0 else 1.0
+        if share < t.min_share:
+            return None
+        jit, above = wl.snap.setting("jit"), wl.snap.setting("jit_above_cost")
+        return Verdict(
+            evidence={"jit_ms": round(s.jit_ms, 1), "jit_ms_per_call": round(s.jit_ms / s.calls, 3),
+                      "jit_share_pct": round(100 * share, 1), "jit": jit.setting if jit is not None else None,
+                      "jit_above_cost": above.setting if above is not None else None},
+            fix_sql=f"ALTER DATABASE {ident(s.database or '')} SET jit_above_cost = 1000000;  -- or ALTER ROLE "
+                    "<role> SET jit = off",
+        )

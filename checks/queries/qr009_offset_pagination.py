@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from pgadvisor.analysis import analyze, rewrite
-from pgadvisor.analysis.workload import Found, Workload, seq, workload
-from pgadvisor.checkapi import Check, Confidence, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot, TableRow
+from pgadvisor.checkapi import Confidence, Severity, Statement, StatementCheck, Verdict, Workload, ident, seq, threshold
+from pgadvisor.checkapi.rewrite import key_columns, keyset
+from pgadvisor.checkapi.tree import (
+    Match,
+    PlainValue,
+    Scope,
+    Tree,
+    ast,
+    bare_column,
+    block_tables,
+    has_limit,
+    int_const,
+    label,
+    matches_in,
+    sort_direction,
+    sort_nulls,
+    sort_target,
+)
+from pgadvisor.snapshot import TableRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +38,7 @@ class OffsetThresholds:
         1000, help="A literal OFFSET at least this large seen in pg_stat_activity makes a warning on its own.")
 
 
-class OffsetPagination(Check[OffsetThresholds]):
+class OffsetPagination(StatementCheck[OffsetThresholds]):
     """Statement pages with LIMIT and OFFSET.
 
     ## Why it matters
@@ -72,35 +87,63 @@ class OffsetPagination(Check[OffsetThresholds]):
     message = "OFFSET pagination ordered by {order_by} on {table} ({blocks_per_row} blocks per returned row): {query}"
     recommendation = "{advice}"
 
-    def run(self, snap: Snapshot, t: OffsetThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR009"):
-            s = found.statement
-            pattern = next((p for p in found.patterns if p.extra.get("has_limit")), None)
-            if pattern is None or s.calls < t.min_calls:
-                continue
-            tables = wl.pattern_tables(found)
-            if not tables:
-                continue
-            per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
-            offsets = _sampled_offsets(wl, found)
-            deepest = max(offsets, default=None)
-            warn = (per_row >= t.warning_blocks_per_row and s.mean_exec_ms >= t.warning_mean_ms) or (
-                deepest is not None and deepest >= t.warning_sampled_offset)
-            order = [_order_text(item) for item in seq(pattern.extra.get("order_by"))]
-            fix, advice = _keyset_fix(wl, found, tables[0], seq(pattern.extra.get("order_by")))
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.WARNING if warn else Severity.INFO,
-                evidence={**s.evidence(), "table": _name(tables[0]), "order_by": ", ".join(order),
-                          "blocks_per_row": round(per_row, 1), "sampled_offset_max": deepest,
-                          "sampled_texts": len(offsets), "keyset_rewrite": fix is not None},
-                context={"advice": advice},
-                fix_sql=fix,
-                confidence=Confidence.HIGH if warn else Confidence.MEDIUM,
-            )
+    def judge(self, wl: Workload, s: Statement, t: OffsetThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        match = next((m for m in wl.matches(s, offset_pagination) if m.extra.get("has_limit")), None)
+        if match is None:
+            return None
+        tables = wl.user_tables(s.database, seq(match.extra.get("tables")))
+        if not tables:
+            return None
+        per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
+        offsets = _sampled_offsets(wl, s)
+        deepest = max(offsets, default=None)
+        warn = (per_row >= t.warning_blocks_per_row and s.mean_exec_ms >= t.warning_mean_ms) or (
+            deepest is not None and deepest >= t.warning_sampled_offset)
+        order = [_order_text(item) for item in seq(match.extra.get("order_by"))]
+        fix, advice = _keyset_fix(wl, s, tables[0], seq(match.extra.get("order_by")))
+        return Verdict(
+            severity=Severity.WARNING if warn else Severity.INFO,
+            evidence={"table": _name(tables[0]), "order_by": ", ".join(order), "blocks_per_row": round(per_row, 1),
+                      "sampled_offset_max": deepest, "sampled_texts": len(offsets), "keyset_rewrite": fix is not None},
+            context={"advice": advice},
+            fix_sql=fix,
+            confidence=Confidence.HIGH if warn else Confidence.MEDIUM,
+        )
 
+
+def offset_pagination(tree: Tree) -> Iterator[Match]:
+    """A SELECT with ORDER BY and OFFSET (each page reads and throws away all earlier rows)."""
+    for block in tree.scope.blocks:
+        stmt = block.node
+        if not isinstance(stmt, ast.SelectStmt) or stmt.limitOffset is None or not stmt.sortClause:
+            continue
+        order = tuple(_order_item(tree.scope, stmt, s) for s in stmt.sortClause if isinstance(s, ast.SortBy))
+        offset = stmt.limitOffset
+        extra: dict[str, PlainValue] = {
+            "order_by": order,
+            "has_limit": has_limit(stmt),
+            "offset_param": offset.number if isinstance(offset, ast.ParamRef) else None,
+            "offset_value": int_const(offset),
+            "tables": block_tables(block),
+        }
+        keys = ", ".join(str(item.get("column") or item.get("expression")) for item in order)
+        yield tree.match(f"OFFSET pagination ordered by {keys}", extra, offset)
+
+
+def _order_item(scope: Scope, stmt: ast.SelectStmt, sort: ast.SortBy) -> Mapping[str, PlainValue]:
+    """One ORDER BY key as plain values: column and table when it is a plain column, else its text."""
+    node = sort_target(stmt, sort.node)
+    column = bare_column(scope, node)
+    base = scope.origin(*column) if column is not None else None
+    return {
+        "column": column[1] if column else None,
+        "table": label(base[0]) if base else None,
+        "expression": None if column or node is None else scope.text(node),
+        "direction": sort_direction(sort),
+        "nulls": sort_nulls(sort),
+    }
 
 
 def _name(table: TableRow) -> str:
@@ -114,24 +157,23 @@ def _order_text(item: object) -> str:
     return what + (" DESC" if item.get("direction") == "desc" else "")
 
 
-def _sampled_offsets(wl: Workload, found: Found) -> list[int]:
+def _sampled_offsets(wl: Workload, s: Statement) -> list[int]:
     """OFFSET values of literal texts of this statement sampled from pg_stat_activity."""
     out = []
-    for text in wl.samples(found.statement):
-        for p in analyze(text).patterns_of("QR009"):
+    for text in wl.samples(s):
+        for p in matches_in(text, offset_pagination):
             value = p.extra.get("offset_value")
             if isinstance(value, int) and not isinstance(value, bool):
                 out.append(value)
     return out
 
 
-def _keyset_fix(wl: Workload, found: Found, table: TableRow, order_by: tuple[object, ...]) -> tuple[str | None, str]:
+def _keyset_fix(wl: Workload, s: Statement, table: TableRow, order_by: tuple[object, ...]) -> tuple[str | None, str]:
     """The keyset form of the statement and the index it needs; None with the reason when not safe."""
-    s = found.statement
     assert s.database is not None
     schema = wl.schema(s.database)
-    text = rewrite.keyset(s.query, schema)
-    keys = rewrite.key_columns(s.query, schema)
+    text = keyset(s.query, schema)
+    keys = key_columns(s.query, schema)
     if text is None or not keys:
         return None, ("switch to keyset pagination (WHERE (sort keys) < (last row's keys) ORDER BY ... LIMIT) on a "
                       "unique, NOT NULL sort order; no automatic rewrite: the ORDER BY is on an expression, a "
@@ -144,7 +186,7 @@ def _keyset_fix(wl: Workload, found: Found, table: TableRow, order_by: tuple[obj
                      if ix.method == "btree" and not ix.is_partial and tuple(ix.columns[:len(keys)]) == tuple(keys)
                      and (uniform or all(bool(o & 1) == d for o, (_, d) in zip(ix.options, parts, strict=False)))),
                     None)
-    new_params = ", ".join(f"${found.analysis.max_param + 1 + i}" for i in range(len(keys)))
+    new_params = ", ".join(f"${wl.analysis(s).max_param + 1 + i}" for i in range(len(keys)))
     advice = (f"switch to keyset pagination: pass the last row's ({', '.join(keys)}) as {new_params} instead of "
               "an OFFSET")
     lines = [f"-- keyset form of queryid {s.queryid}; {new_params} = the last row's ({', '.join(keys)})",

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis import Pattern, analyze
-from pgadvisor.analysis.workload import Statement, Workload, workload
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot, TableRow, Unavailable
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
+from pgadvisor.checkapi.tree import (
+    Match,
+    PlainValue,
+    Tree,
+    ast,
+    bare_column,
+    const_value,
+    enums,
+    label,
+    matches_in,
+    operator,
+    pattern_start,
+)
+from pgadvisor.snapshot import TableRow, Unavailable
 
 _TRGM = ("gin_trgm_ops", "gist_trgm_ops")
 _LIKE_OPS = ("~~", "~~*")
@@ -22,7 +33,7 @@ class LeadingWildcardThresholds:
     min_calls: int = threshold(1, help="Ignore statements called fewer times.")
 
 
-class LeadingWildcard(Check[LeadingWildcardThresholds]):
+class LeadingWildcard(StatementCheck[LeadingWildcardThresholds]):
     """Statement searches with a leading-wildcard LIKE/ILIKE and no trigram index serves it.
 
     ## Why it matters
@@ -62,32 +73,55 @@ class LeadingWildcard(Check[LeadingWildcardThresholds]):
     message = "{operator} with a leading % on {table}.{column} ({rows} rows, proven by {proof}): {query}"
     recommendation = "create a trigram GIN index on {column} (pg_trgm)"
 
-    def run(self, snap: Snapshot, t: LeadingWildcardThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR010"):
-            s = found.statement
-            if s.calls < t.min_calls:
+    def judge(self, wl: Workload, s: Statement, t: LeadingWildcardThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        for match in wl.matches(s, leading_wildcard):
+            table = wl.table(s.database, match.extra.get("table"))
+            column = match.extra.get("column")
+            if table is None or not isinstance(column, str) or (table.reltuples or 0) < t.min_rows:
                 continue
-            for pattern in found.patterns:
-                table = wl.table(s.database, pattern.extra.get("table"))
-                column = pattern.extra.get("column")
-                if table is None or not isinstance(column, str) or (table.reltuples or 0) < t.min_rows:
-                    continue
-                if _has_trigram(wl, table, column):
-                    continue
-                proof = _proof(snap, wl, s, pattern, column)
-                if proof is None:
-                    continue
-                yield self.finding(
-                    obj=s.object,
-                    database=s.database,
-                    evidence={**s.evidence(), "table": f"{table.schema}.{table.name}", "column": column,
-                              "operator": str(pattern.extra.get("operator")), "proof": proof[0],
-                              "example": proof[1], "rows": int(table.reltuples or 0)},
-                    fix_sql=(f"CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON "
-                             f"{ident(table.schema, table.name)} USING gin ({ident(column)} gin_trgm_ops);"),
-                )
-                break  # one finding per statement
+            if _has_trigram(wl, table, column):
+                continue
+            proof = _proof(wl, s, match, column)
+            if proof is None:
+                continue
+            return Verdict(
+                evidence={"table": f"{table.schema}.{table.name}", "column": column,
+                          "operator": str(match.extra.get("operator")), "proof": proof[0], "example": proof[1],
+                          "rows": int(table.reltuples or 0)},
+                fix_sql=(f"CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON "
+                         f"{ident(table.schema, table.name)} USING gin ({ident(column)} gin_trgm_ops);"),
+            )
+        return None
+
+
+_LIKE_KINDS = {enums.A_Expr_Kind.AEXPR_LIKE: "LIKE", enums.A_Expr_Kind.AEXPR_ILIKE: "ILIKE"}
+
+
+def leading_wildcard(tree: Tree) -> Iterator[Match]:
+    """LIKE / ILIKE whose pattern starts with `%` (`confirmed`), or may (a bare parameter: unconfirmed)."""
+    for node in tree.all_nodes():
+        if not isinstance(node, ast.A_Expr) or node.kind not in _LIKE_KINDS or operator(node) not in _LIKE_OPS:
+            continue
+        if not isinstance(node.rexpr, ast.Node):
+            continue
+        start = pattern_start(node.rexpr)
+        if start == "prefix":
+            continue
+        column = bare_column(tree.scope, node.lexpr)
+        base = tree.scope.origin(*column) if column else None
+        literal = const_value(node.rexpr)
+        extra: dict[str, PlainValue] = {
+            "operator": _LIKE_KINDS[node.kind],
+            "confirmed": start == "wildcard",
+            "pattern": literal if isinstance(literal, str) else None,
+            "column": base[1] if base else (column[1] if column else None),
+            "table": label(base[0]) if base else None,
+            "expression": None if column or node.lexpr is None else tree.scope.text(node.lexpr),
+        }
+        what = "a leading %" if start == "wildcard" else "a pattern that may start with %"
+        yield tree.match(f"{_LIKE_KINDS[node.kind]} with {what}", extra, node)
 
 
 def _has_trigram(wl: Workload, table: TableRow, column: str) -> bool:
@@ -96,17 +130,17 @@ def _has_trigram(wl: Workload, table: TableRow, column: str) -> bool:
                for col, opc in zip(ix.columns, ix.opclasses, strict=False))
 
 
-def _proof(snap: Snapshot, wl: Workload, s: Statement, pattern: Pattern, column: str) -> tuple[str, str | None] | None:
+def _proof(wl: Workload, s: Statement, match: Match, column: str) -> tuple[str, str | None] | None:
     """How the leading % is known: (source, example) or None."""
-    if pattern.extra.get("confirmed"):
+    if match.extra.get("confirmed"):
         return "parse tree", None
-    if not isinstance(snap.qual_stats, Unavailable):
-        for q in snap.qual_stats:
+    if not isinstance(wl.snap.qual_stats, Unavailable):
+        for q in wl.snap.qual_stats:
             value = (q.constvalue or "").lstrip("'")
             if q.queryid == s.queryid and q.column == column and q.operator in _LIKE_OPS and value.startswith("%"):
                 return "pg_qualstats", q.constvalue
     for text in wl.samples(s):
-        for p in analyze(text).patterns_of("QR010"):
+        for p in matches_in(text, leading_wildcard):
             if p.extra.get("confirmed") and p.extra.get("column") == column:
                 return "pg_stat_activity", str(p.extra.get("pattern"))
     return None

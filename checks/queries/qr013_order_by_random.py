@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import seq, workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, seq, threshold
+from pgadvisor.checkapi.tree import Match, PlainValue, Tree, ast, block_tables, func_name, has_limit, sort_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +17,7 @@ class RandomThresholds:
     warning_blocks_per_call: float = threshold(1000, help="Shared blocks touched per call that make a warning.")
 
 
-class OrderByRandom(Check[RandomThresholds]):
+class OrderByRandom(StatementCheck[RandomThresholds]):
     """Statement picks random rows with ORDER BY random().
 
     ## Why it matters
@@ -55,20 +54,27 @@ class OrderByRandom(Check[RandomThresholds]):
     message = "ORDER BY random() over {table} ({blocks_per_call} blocks per call): {query}"
     recommendation = "sample with TABLESAMPLE, or probe a random key range through the primary key"
 
-    def run(self, snap: Snapshot, t: RandomThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR013"):
-            s = found.statement
-            if s.calls < t.min_calls:
-                continue
-            tables = [tb for p in found.patterns for tb in wl.user_tables(s.database, seq(p.extra.get("tables")))]
-            if not tables:
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.WARNING if s.blocks_per_call >= t.warning_blocks_per_call else Severity.INFO,
-                evidence={**s.evidence(), "table": f"{tables[0].schema}.{tables[0].name}",
-                          "blocks_per_call": round(s.blocks_per_call, 1)},
-            )
+    def judge(self, wl: Workload, s: Statement, t: RandomThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        labels = [lab for m in wl.matches(s, order_by_random) for lab in seq(m.extra.get("tables"))]
+        tables = wl.user_tables(s.database, labels)
+        if not tables:
+            return None
+        return Verdict(
+            severity=Severity.WARNING if s.blocks_per_call >= t.warning_blocks_per_call else Severity.INFO,
+            evidence={"table": f"{tables[0].schema}.{tables[0].name}", "blocks_per_call": round(s.blocks_per_call, 1)},
+        )
 
+
+def order_by_random(tree: Tree) -> Iterator[Match]:
+    """`ORDER BY random()`, which reads and sorts every row to return a few."""
+    for block in tree.scope.blocks:
+        stmt = block.node
+        if not isinstance(stmt, ast.SelectStmt):
+            continue
+        for sort in stmt.sortClause or ():
+            node = sort_target(stmt, sort.node) if isinstance(sort, ast.SortBy) else None
+            if isinstance(node, ast.FuncCall) and func_name(node) == "random" and not node.args:
+                extra: dict[str, PlainValue] = {"has_limit": has_limit(stmt), "tables": block_tables(block)}
+                yield tree.match("ORDER BY random() sorts every row", extra, node)

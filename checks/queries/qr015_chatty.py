@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +19,7 @@ class ChattyThresholds:
     max_rows_per_call: float = threshold(1.0, help="Only single-row lookups: rows per call at most this.")
 
 
-class Chatty(Check[ChattyThresholds]):
+class Chatty(StatementCheck[ChattyThresholds]):
     """Single-row lookup by key runs so often it looks like an N+1 loop.
 
     ## Why it matters
@@ -63,36 +60,30 @@ class Chatty(Check[ChattyThresholds]):
     message = "{calls} single-row lookups on {table} by ({key}), {share_pct}% of all calls: {query}"
     recommendation = "batch them (`WHERE {key_first} = ANY($1)`) or join them to the query that lists the keys"
 
-    def run(self, snap: Snapshot, t: ChattyThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        totals: dict[str | None, int] = {}
-        for s in wl.statements:
-            if s.calls <= 0 or s.mean_exec_ms >= t.max_mean_ms or s.rows_per_call > t.max_rows_per_call:
-                continue
-            if s.database not in totals:
-                totals[s.database] = wl.total_calls(s.database)
-            share = s.calls / totals[s.database] if totals[s.database] else 0.0
-            per_day = wl.per_day(s.calls, s.database)
-            if share < t.min_call_share or per_day < t.min_calls_per_day:
-                continue
-            facts = wl.analysis(s)
-            if facts.kind != "select" or facts.parse_error or len(facts.scans) != 1:
-                continue
-            scan = facts.scans[0]
-            table = wl.table(s.database, scan.table.qualified)
-            if table is None:
-                continue
-            equal = set(scan.equality_columns)
-            key = next((ix.columns for ix in wl.indexes(table)
-                        if (ix.is_unique or ix.is_primary) and not ix.is_partial and ix.columns
-                        and None not in ix.columns and set(ix.columns) <= equal), None)
-            if key is None:
-                continue
-            names = [c for c in key if c is not None]
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={**s.evidence(), "table": f"{table.schema}.{table.name}", "key": ", ".join(names),
-                          "share_pct": round(100 * share, 1), "calls_per_day": round(per_day)},
-                context={"key_first": ident(names[0])},
-            )
+    def judge(self, wl: Workload, s: Statement, t: ChattyThresholds) -> Verdict | None:
+        if s.mean_exec_ms >= t.max_mean_ms or s.rows_per_call > t.max_rows_per_call:
+            return None
+        total = wl.total_calls(s.database)
+        share = s.calls / total if total else 0.0
+        per_day = wl.per_day(s.calls, s.database)
+        if share < t.min_call_share or per_day < t.min_calls_per_day:
+            return None
+        facts = wl.analysis(s)
+        if facts.kind != "select" or facts.parse_error or len(facts.scans) != 1:
+            return None
+        scan = facts.scans[0]
+        table = wl.table(s.database, scan.table.qualified)
+        if table is None:
+            return None
+        equal = set(scan.equality_columns)
+        key = next((ix.columns for ix in wl.indexes(table)
+                    if (ix.is_unique or ix.is_primary) and not ix.is_partial and ix.columns
+                    and None not in ix.columns and set(ix.columns) <= equal), None)
+        if key is None:
+            return None
+        names = [c for c in key if c is not None]
+        return Verdict(
+            evidence={"table": f"{table.schema}.{table.name}", "key": ", ".join(names),
+                      "share_pct": round(100 * share, 1), "calls_per_day": round(per_day)},
+            context={"key_first": ident(names[0])},
+        )

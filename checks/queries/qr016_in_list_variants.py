@@ -6,9 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis import StatementAnalysis
-from pgadvisor.analysis.workload import Statement, workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
+from pgadvisor.checkapi import Check, Finding, Severity, Statement, StatementAnalysis, threshold, workload
 from pgadvisor.snapshot import Snapshot
 
 LIST_OPERANDS = frozenset({"list", "array"})
@@ -77,11 +75,9 @@ class InListVariants(Check[InListVariantsThresholds]):
     def run(self, snap: Snapshot, t: InListVariantsThresholds) -> Iterator[Finding]:
         wl = workload(snap)
         groups: dict[tuple[str, str], list[tuple[Statement, StatementAnalysis]]] = defaultdict(list)
-        for s in wl.statements:
-            if s.database is None or s.calls <= 0:
-                continue
+        for s in wl.judged():
             facts = wl.analysis(s)
-            if facts.parse_error is None and facts.fingerprint is not None and _has_list(facts):
+            if s.database is not None and facts.fingerprint is not None and _has_list(facts):
                 groups[(s.database, facts.fingerprint)].append((s, facts))
         for (database, fingerprint), members in sorted(groups.items()):
             lengths = {facts.max_param for _, facts in members}

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
+from pgadvisor.checkapi.tree import Match, Tree, ast, func_name, is_subquery, label, walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +18,7 @@ class CountThresholds:
         100, help="Only statements called this often per day (over at least one day of statistics).")
 
 
-class CountAllRows(Check[CountThresholds]):
+class CountAllRows(StatementCheck[CountThresholds]):
     """Statement counts every row of a big table.
 
     ## Why it matters
@@ -56,23 +55,43 @@ class CountAllRows(Check[CountThresholds]):
     message = "count(*) of all {rows} rows of {table}, {calls_per_day} calls per day: {query}"
     recommendation = "use the planner's estimate (pg_class.reltuples) or a counter table"
 
-    def run(self, snap: Snapshot, t: CountThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR017"):
-            s = found.statement
-            per_day = wl.per_day(s.calls, s.database)
-            if per_day < t.min_calls_per_day:
-                continue
-            tables = wl.user_tables(s.database, [p.extra.get("table") for p in found.patterns])
-            big = [tb for tb in tables if (tb.reltuples or 0) >= t.min_rows]
-            if not big:
-                continue
-            table = big[0]
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={**s.evidence(), "table": f"{table.schema}.{table.name}",
-                          "rows": int(table.reltuples or 0), "calls_per_day": round(per_day)},
-                fix_sql=f"SELECT reltuples::bigint AS estimate FROM pg_class WHERE oid = "
-                        f"'{ident(table.schema, table.name)}'::regclass;",
-            )
+    def judge(self, wl: Workload, s: Statement, t: CountThresholds) -> Verdict | None:
+        per_day = wl.per_day(s.calls, s.database)
+        if per_day < t.min_calls_per_day:
+            return None
+        tables = wl.user_tables(s.database, [m.extra.get("table") for m in wl.matches(s, count_all_rows)])
+        big = [tb for tb in tables if (tb.reltuples or 0) >= t.min_rows]
+        if not big:
+            return None
+        table = big[0]
+        return Verdict(
+            evidence={"table": f"{table.schema}.{table.name}", "rows": int(table.reltuples or 0),
+                      "calls_per_day": round(per_day)},
+            fix_sql=f"SELECT reltuples::bigint AS estimate FROM pg_class WHERE oid = "
+                    f"'{ident(table.schema, table.name)}'::regclass;",
+        )
+
+
+def count_all_rows(tree: Tree) -> Iterator[Match]:
+    """`count(*)` of a whole single table: no WHERE, no GROUP BY, no join."""
+    for block in tree.scope.blocks:
+        stmt = block.node
+        if block.role != "select" or not isinstance(stmt, ast.SelectStmt):
+            continue
+        if stmt.whereClause is not None or stmt.groupClause or len(block.relations) != 1:
+            continue
+        rel = block.relations[0]
+        targets = stmt.targetList or ()
+        if rel.kind != "table" or not any(_is_count_all(n) for t in targets for n in walk(t, is_subquery)):
+            continue
+        yield tree.match(f"count(*) reads every row of {label(rel)}", {"table": label(rel)})
+
+
+def _is_count_all(node: ast.Node) -> bool:
+    """`count(*)`, or `count(<constant>)` which counts the same rows."""
+    if not isinstance(node, ast.FuncCall) or func_name(node) != "count":
+        return False
+    if node.agg_filter is not None or node.over is not None:
+        return False
+    args = node.args or ()
+    return bool(node.agg_star) or (len(args) == 1 and isinstance(args[0], ast.A_Const))

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, fmt_bytes, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_bytes, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +24,7 @@ class WalHeavyThresholds:
             raise ValueError("expected 0 <= min_share <= 1, min_fpi_ratio >= 0, min_wal_bytes_per_day >= 0")
 
 
-class WalHeavy(Check[WalHeavyThresholds]):
+class WalHeavy(StatementCheck[WalHeavyThresholds]):
     """Statement writes most of the WAL, or mostly full-page images.
 
     ## Why it matters
@@ -88,41 +84,24 @@ class WalHeavy(Check[WalHeavyThresholds]):
         "(max_wal_size, checkpoint_timeout) and turn on wal_compression"
     )
 
-    def run(self, snap: Snapshot, t: WalHeavyThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        totals: dict[str, float] = defaultdict(float)
-        rows = snap.statements if isinstance(snap.statements, tuple) else ()
-        for r in rows:
-            if r.toplevel and r.database is not None and r.wal_bytes:
-                totals[r.database] += r.wal_bytes
-        compression = snap.setting("wal_compression")
-        for s in wl.statements:
-            if s.database is None or not s.wal_bytes or s.wal_bytes <= 0 or totals[s.database] <= 0:
-                continue
-            if wl.per_day(s.wal_bytes, s.database) < t.min_wal_bytes_per_day:
-                continue
-            share = min(1.0, s.wal_bytes / totals[s.database])
-            fpi_ratio = (s.wal_fpi or 0) / s.wal_records if s.wal_records else 0.0
-            big, fpi = share >= t.min_share, fpi_ratio >= t.min_fpi_ratio
-            if not (big or fpi) or wl.analysis(s).kind == "utility":
-                continue
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                evidence={
-                    **s.evidence(),
-                    "wal_bytes": int(s.wal_bytes),
-                    "wal_records": s.wal_records,
-                    "wal_fpi": s.wal_fpi,
-                    "wal_share_pct": round(100 * share, 1),
-                    "fpi_pct": round(100 * fpi_ratio, 1),
-                    "dominant": big,
-                    "full_page_images": fpi,
-                    "database_wal_bytes": int(totals[s.database]),
-                    "wal_compression": compression.setting if compression is not None else None,
-                },
-                context={"wal": fmt_bytes(s.wal_bytes)},
-                fix_sql="ALTER SYSTEM SET wal_compression = 'on';  -- then SELECT pg_reload_conf();"
-                if fpi and compression is not None and compression.setting == "off"
-                else None,
-            )
+    def judge(self, wl: Workload, s: Statement, t: WalHeavyThresholds) -> Verdict | None:
+        total = wl.top_wal_bytes(s.database)
+        if not s.wal_bytes or s.wal_bytes <= 0 or total <= 0:
+            return None
+        if wl.per_day(s.wal_bytes, s.database) < t.min_wal_bytes_per_day:
+            return None
+        share = min(1.0, s.wal_bytes / total)
+        fpi_ratio = (s.wal_fpi or 0) / s.wal_records if s.wal_records else 0.0
+        big, fpi = share >= t.min_share, fpi_ratio >= t.min_fpi_ratio
+        if not (big or fpi):
+            return None
+        compression = wl.snap.setting("wal_compression")
+        return Verdict(
+            evidence={"wal_bytes": int(s.wal_bytes), "wal_records": s.wal_records, "wal_fpi": s.wal_fpi,
+                      "wal_share_pct": round(100 * share, 1), "fpi_pct": round(100 * fpi_ratio, 1),
+                      "dominant": big, "full_page_images": fpi, "database_wal_bytes": int(total),
+                      "wal_compression": compression.setting if compression is not None else None},
+            context={"wal": fmt_bytes(s.wal_bytes)},
+            fix_sql="ALTER SYSTEM SET wal_compression = 'on';  -- then SELECT pg_reload_conf();"
+            if fpi and compression is not None and compression.setting == "off" else None,
+        )

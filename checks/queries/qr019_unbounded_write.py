@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, threshold
+from pgadvisor.checkapi.tree import Match, PlainValue, Tree, ast, label
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +17,7 @@ class UnboundedWriteThresholds:
     warning_rows_per_call: float = threshold(10_000, help="Rows changed per call that make a warning.")
 
 
-class UnboundedWrite(Check[UnboundedWriteThresholds]):
+class UnboundedWrite(StatementCheck[UnboundedWriteThresholds]):
     """Statement updates or deletes every row of a table.
 
     ## Why it matters
@@ -57,22 +56,30 @@ class UnboundedWrite(Check[UnboundedWriteThresholds]):
     message = "{kind} without WHERE on {table}, {rows_per_call} rows per call: {query}"
     recommendation = "add the missing condition, batch by key range, or TRUNCATE when emptying the table on purpose"
 
-    def run(self, snap: Snapshot, t: UnboundedWriteThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR019"):
-            s = found.statement
-            if s.calls < t.min_calls:
-                continue
-            hits = [(p, wl.table(s.database, p.extra.get("table"))) for p in found.patterns]
-            hit = next(((p, tb) for p, tb in hits if tb is not None), None)
-            if hit is None:
-                continue
-            pattern, table = hit
-            assert table is not None
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.WARNING if s.rows_per_call >= t.warning_rows_per_call else Severity.INFO,
-                evidence={**s.evidence(), "kind": str(pattern.extra.get("kind")).upper(),
-                          "table": f"{table.schema}.{table.name}"},
-            )
+    def judge(self, wl: Workload, s: Statement, t: UnboundedWriteThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        hits = [(m, wl.table(s.database, m.extra.get("table"))) for m in wl.matches(s, unbounded_write)]
+        match, table = next(((m, tb) for m, tb in hits if tb is not None), (None, None))
+        if match is None or table is None:
+            return None
+        return Verdict(
+            severity=Severity.WARNING if s.rows_per_call >= t.warning_rows_per_call else Severity.INFO,
+            evidence={"kind": str(match.extra.get("kind")).upper(), "table": f"{table.schema}.{table.name}"},
+        )
+
+
+def unbounded_write(tree: Tree) -> Iterator[Match]:
+    """UPDATE or DELETE with no WHERE at all (`WHERE CURRENT OF` counts as a WHERE)."""
+    for block in tree.scope.blocks:
+        stmt = block.node
+        if not isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt) or stmt.whereClause is not None:
+            continue
+        target = next((r for r in block.relations if r.target), None)
+        extra: dict[str, PlainValue] = {
+            "kind": block.role,
+            "table": label(target) if target else None,
+            "has_from": len(block.relations) > 1,
+        }
+        yield tree.match(f"{block.role.upper()} without WHERE touches every row of {extra['table']}", extra,
+                         stmt.relation)

@@ -5,20 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import workload
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
+from pgadvisor.checkapi.tree import (
+    Match,
+    PlainValue,
+    Scope,
+    Tree,
+    ast,
+    bare_column,
+    enums,
+    is_star,
+    label,
+    names,
+    operator,
+    walk,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class OrChainThresholds:
     """Keys of [checks.QR021]."""
 
-    min_terms: int = threshold(3, help="OR-ed equalities on one column from which a statement is reported.")
+    min_terms: int = threshold(3, help="OR-ed equalities on one column from which a statement is reported (2 or more).")
     min_calls: int = threshold(1, help="Ignore statements called fewer times.")
 
+    def __post_init__(self) -> None:
+        if self.min_terms < 2:
+            raise ValueError("min_terms must be at least 2")
 
-class OrChain(Check[OrChainThresholds]):
+
+class OrChain(StatementCheck[OrChainThresholds]):
     """Statement ORs equalities on one column.
 
     ## Why it matters
@@ -53,23 +69,63 @@ class OrChain(Check[OrChainThresholds]):
     message = "{terms} OR-ed equalities on {table}.{column}: {query}"
     recommendation = "write {column_sql} = ANY($1) (one array parameter) or IN (...)"
 
-    def run(self, snap: Snapshot, t: OrChainThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR021"):
-            s = found.statement
-            if s.calls < t.min_calls:
+    def judge(self, wl: Workload, s: Statement, t: OrChainThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        for match in wl.matches(s, or_chains):
+            terms = match.extra.get("terms")
+            table = wl.table(s.database, match.extra.get("table"))
+            if table is None or not isinstance(terms, int) or terms < t.min_terms:
                 continue
-            for pattern in found.patterns:
-                terms = pattern.extra.get("terms")
-                table = wl.table(s.database, pattern.extra.get("table"))
-                if table is None or not isinstance(terms, int) or terms < t.min_terms:
-                    continue
-                column = str(pattern.extra.get("column"))
-                yield self.finding(
-                    obj=s.object,
-                    database=s.database,
-                    evidence={**s.evidence(), "table": f"{table.schema}.{table.name}", "column": column,
-                              "terms": terms},
-                    context={"column_sql": ident(column)},
-                )
-                break
+            column = str(match.extra.get("column"))
+            return Verdict(evidence={"table": f"{table.schema}.{table.name}", "column": column, "terms": terms},
+                           context={"column_sql": ident(column)})
+        return None
+
+
+def or_chains(tree: Tree) -> Iterator[Match]:
+    """`col = $1 OR col = $2 ...`: each column OR-ed in equalities at least twice in one OR, with the count
+    (`terms`); the check keeps those of `min_terms` or more."""
+    for node in tree.all_nodes():
+        if not isinstance(node, ast.BoolExpr) or node.boolop != enums.BoolExprType.OR_EXPR:
+            continue
+        counts: dict[tuple[object, ...], list[ast.ColumnRef]] = {}
+        for arg in node.args or ():
+            ref = _equality_column(arg)
+            if ref is not None:
+                counts.setdefault(_column_key(tree.scope, ref), []).append(ref)
+        for refs in counts.values():
+            if len(refs) < 2:
+                continue
+            column = bare_column(tree.scope, refs[0])
+            base = tree.scope.origin(*column) if column else None
+            name = names(refs[0].fields)[-1]
+            extra: dict[str, PlainValue] = {
+                "column": name,
+                "terms": len(refs),
+                "table": label(base[0]) if base else None,
+            }
+            yield tree.match(f"{len(refs)} OR-ed equalities on {name}", extra, node)
+
+
+def _equality_column(arg: ast.Node) -> ast.ColumnRef | None:
+    """The column of a `col = <value>` term whose value reads no column."""
+    if not isinstance(arg, ast.A_Expr) or arg.kind != enums.A_Expr_Kind.AEXPR_OP or operator(arg) != "=":
+        return None
+    for col, value in ((arg.lexpr, arg.rexpr), (arg.rexpr, arg.lexpr)):
+        if (
+            isinstance(col, ast.ColumnRef)
+            and not is_star(col)
+            and isinstance(value, ast.Node)
+            and not any(isinstance(n, ast.ColumnRef) for n in walk(value))
+        ):
+            return col
+    return None
+
+
+def _column_key(scope: Scope, ref: ast.ColumnRef) -> tuple[object, ...]:
+    """Identity of a column: its bound relation and name, else its spelling."""
+    bound = scope.binding(ref)
+    if bound is not None and bound.relation is not None:
+        return (id(bound.relation), bound.column)
+    return ("text", *names(ref.fields))

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.analysis.workload import seq, workload
-from pgadvisor.checkapi import Check, Finding, Severity, threshold
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, seq, threshold
+from pgadvisor.checkapi.tree import Match, PlainValue, Tree, ast, block_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +17,7 @@ class DistinctThresholds:
     warning_blocks_per_row: float = threshold(100, help="Blocks touched per returned row that make a warning.")
 
 
-class DistinctFanout(Check[DistinctThresholds]):
+class DistinctFanout(StatementCheck[DistinctThresholds]):
     """Statement uses DISTINCT over a join.
 
     ## Why it matters
@@ -56,24 +55,33 @@ class DistinctFanout(Check[DistinctThresholds]):
     message = "DISTINCT over a join of {relations} ({blocks_per_row} blocks per returned row): {query}"
     recommendation = "keep the outer table in FROM and test the others with WHERE EXISTS (SELECT 1 ...)"
 
-    def run(self, snap: Snapshot, t: DistinctThresholds) -> Iterator[Finding]:
-        wl = workload(snap)
-        for found in wl.found("QR022"):
-            s = found.statement
-            if s.calls < t.min_calls:
-                continue
-            pattern = found.patterns[0]
-            tables = wl.pattern_tables(found)
-            if not tables:
-                continue
-            per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
-            heavy = per_row >= t.warning_blocks_per_row and not pattern.extra.get("distinct_on")
-            yield self.finding(
-                obj=s.object,
-                database=s.database,
-                severity=Severity.WARNING if heavy else Severity.INFO,
-                evidence={**s.evidence(), "relations": ", ".join(str(r) for r in seq(pattern.extra.get("relations"))),
-                          "blocks_per_row": round(per_row, 1),
-                          "distinct_on": bool(pattern.extra.get("distinct_on"))},
-            )
+    def judge(self, wl: Workload, s: Statement, t: DistinctThresholds) -> Verdict | None:
+        if s.calls < t.min_calls:
+            return None
+        match = next(iter(wl.matches(s, distinct_over_join)), None)
+        if match is None or not wl.user_tables(s.database, seq(match.extra.get("tables"))):
+            return None
+        per_row = s.blocks_per_call / max(s.rows_per_call, 1.0)
+        heavy = per_row >= t.warning_blocks_per_row and not match.extra.get("distinct_on")
+        return Verdict(
+            severity=Severity.WARNING if heavy else Severity.INFO,
+            evidence={"relations": ", ".join(str(r) for r in seq(match.extra.get("relations"))),
+                      "blocks_per_row": round(per_row, 1), "distinct_on": bool(match.extra.get("distinct_on"))},
+        )
 
+
+def distinct_over_join(tree: Tree) -> Iterator[Match]:
+    """SELECT DISTINCT over two or more joined relations (often hiding join fan-out)."""
+    for block in tree.scope.blocks:
+        stmt = block.node
+        if block.role != "select" or not isinstance(stmt, ast.SelectStmt) or not stmt.distinctClause:
+            continue
+        rels = block.data_relations()
+        if len(rels) < 2:
+            continue
+        extra: dict[str, PlainValue] = {
+            "relations": tuple(r.name for r in rels),
+            "tables": block_tables(block),
+            "distinct_on": any(item is not None for item in stmt.distinctClause),
+        }
+        yield tree.match(f"DISTINCT over a join of {', '.join(r.name for r in rels)}", extra)

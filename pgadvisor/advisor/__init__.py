@@ -1,7 +1,8 @@
 """The missing-index advisor's pure logic: workload needs, candidates, the tier B cost model, greedy selection.
 
 Nothing here talks to PostgreSQL. The what-if collector (`pgadvisor.collectors.whatif`) uses it to choose which
-hypothetical indexes to plan with; the IX011 check uses it to rank and select from the snapshot.
+hypothetical indexes to plan with; the missing-index check uses it, through `pgadvisor.checkapi.advice`, to rank
+and select from the snapshot.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pgadvisor.advisor.needs import ScanNeed, split_expressions
 from pgadvisor.analysis import normalize_expression
-from pgadvisor.checkapi import ident
+from pgadvisor.analysis.quote import ident
 from pgadvisor.snapshot import IndexRow
 
 Selectivity = Callable[[str, str, str], float | None]

@@ -19,7 +19,7 @@ MIB = 1024.0 * 1024.0
 
 @dataclass(frozen=True, slots=True)
 class SelectOptions:
-    """Selection limits (the IX011 thresholds)."""
+    """Selection limits (the missing-index check passes its thresholds)."""
 
     min_cost_drop: float = 0.30
     min_saved_s_per_day: float = 1.0

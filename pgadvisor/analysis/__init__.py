@@ -1,15 +1,17 @@
 """SQL statement analysis: typed, frozen facts about statement texts, from PostgreSQL's own parser.
 
 ```python
-from pgadvisor.analysis import analyze, Schema, TableDef, ColumnDef
+from pgadvisor.analysis import analyze, parse_trees, Schema, TableDef, ColumnDef
 
 facts = analyze("SELECT * FROM orders WHERE lower(email) = $1 ORDER BY id LIMIT $2 OFFSET $3")
-facts.codes()           # frozenset({"QR009", "QR011", "QR014"})
+facts.kind              # "select"
 facts.scans[0].filters  # (Filter(op="=", kind="equality", expression="lower(email)", ...),)
+trees = parse_trees("SELECT ...", schema)  # parse trees with resolved scopes, for walkers of their own
 ```
 
 Pure Python, no server: `analyze` never raises on bad input, and `rewrite.keyset` turns OFFSET pagination
-into keyset pagination.
+into keyset pagination. This package knows SQL, not checks: it names no check code. Checks reach it through
+`pgadvisor.checkapi`.
 """
 
 from pgadvisor.analysis import rewrite
@@ -18,8 +20,8 @@ from pgadvisor.analysis.model import (
     Filter,
     IndexDef,
     JoinKey,
+    Match,
     OrderItem,
-    Pattern,
     PlainValue,
     Schema,
     StatementAnalysis,
@@ -28,29 +30,26 @@ from pgadvisor.analysis.model import (
     TableScan,
 )
 from pgadvisor.analysis.parse import normalize_expression
-from pgadvisor.analysis.patterns import DETECTORS, Options
-from pgadvisor.analysis.statement import analyze
-
-PATTERN_CODES: tuple[str, ...] = tuple(DETECTORS)
-"""Every pattern code the analysis can report."""
+from pgadvisor.analysis.statement import analyze, analyze_trees
+from pgadvisor.analysis.tree import StatementTree, parse_trees
 
 __all__ = [
-    "DETECTORS",
-    "PATTERN_CODES",
     "ColumnDef",
     "Filter",
     "IndexDef",
     "JoinKey",
-    "Options",
+    "Match",
     "OrderItem",
-    "Pattern",
     "PlainValue",
     "Schema",
     "StatementAnalysis",
+    "StatementTree",
     "TableDef",
     "TableRef",
     "TableScan",
     "analyze",
+    "analyze_trees",
     "normalize_expression",
+    "parse_trees",
     "rewrite",
 ]

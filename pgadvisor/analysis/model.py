@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 PlainValue: TypeAlias = "str | int | float | bool | tuple[PlainValue, ...] | Mapping[str, PlainValue] | None"
-"""A JSON-like value: what a `Pattern` carries in `extra`."""
+"""A JSON-like value: what a `Match` carries in `extra`."""
 
 StatementKind = Literal["select", "insert", "update", "delete", "utility", "other"]
 Direction = Literal["asc", "desc"]
@@ -117,14 +117,14 @@ class TableRef:
 
 
 @dataclass(frozen=True)
-class Pattern:
-    """An anti-pattern found in the parse tree.
+class Match:
+    """Something a tree walker found in one statement: what it is, its facts, and where.
 
     `extra` holds plain values only (str, int, float, bool, None, tuples and mappings of them), so a check can
-    put them into a finding's evidence as they are.
+    put them into a finding's evidence as they are. `statement` is the index of the statement in its text and
+    `location` the character offset of the node, when the parser recorded one.
     """
 
-    code: str
     detail: str
     extra: Mapping[str, PlainValue] = field(default_factory=dict, hash=False)
     statement: int = 0
@@ -228,18 +228,9 @@ class StatementAnalysis:
     fingerprint: str | None = None
     statement_count: int = 0
     tables: tuple[TableRef, ...] = ()
-    patterns: tuple[Pattern, ...] = ()
     scans: tuple[TableScan, ...] = ()
     max_param: int = 0
     error_position: int | None = None
-
-    def codes(self) -> frozenset[str]:
-        """The codes of the patterns found."""
-        return frozenset(p.code for p in self.patterns)
-
-    def patterns_of(self, code: str) -> tuple[Pattern, ...]:
-        """The patterns with this code."""
-        return tuple(p for p in self.patterns if p.code == code)
 
     def scans_of(self, name: str, schema: str | None = None) -> tuple[TableScan, ...]:
         """The scans of the table `name` (optionally in `schema`)."""

@@ -200,6 +200,12 @@ def const_value(node: ast.Node | None) -> str | int | float | bool | None:
     return None
 
 
+def int_const(node: ast.Node | None) -> int | None:
+    """An integer literal's value; None for anything else."""
+    value = const_value(node)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def is_null_const(node: ast.Node | None) -> bool:
     """True for the literal NULL."""
     return isinstance(node, ast.A_Const) and bool(node.isnull)

@@ -83,6 +83,11 @@ def label(rel: Relation) -> str:
     return rel.table.qualified if rel.table is not None else rel.name
 
 
+def block_tables(block: Block) -> tuple[str, ...]:
+    """Qualified names (`label`) of a block's base tables, in FROM order, without repeats."""
+    return tuple(dict.fromkeys(label(r) for r in block.base_relations()))
+
+
 def sort_direction(sort: ast.SortBy) -> Direction:
     """`asc` or `desc`."""
     return "desc" if sort.sortby_dir == enums.SortByDir.SORTBY_DESC else "asc"

@@ -1,4 +1,4 @@
-"""Keyset rewrite of OFFSET pagination (the fix QR009 proposes).
+"""Keyset rewrite of OFFSET pagination (the fix offered for OFFSET paging).
 
 `SELECT ... ORDER BY k1 DESC LIMIT $1 OFFSET $2` becomes
 `SELECT ... WHERE (t.k1, t.id) < ($3, $4) ORDER BY k1 DESC, t.id DESC LIMIT $1`: the client passes the sort

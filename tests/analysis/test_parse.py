@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from pgadvisor.analysis import StatementAnalysis, TableRef, analyze, normalize_expression
+from pgadvisor.analysis import StatementAnalysis, TableRef, analyze, normalize_expression, parse_trees
 from pgadvisor.analysis.parse import MAX_DEPTH
 from tests.analysis import SCHEMA
 
@@ -71,8 +71,10 @@ def test_utility_statements(query: str, tables: tuple[TableRef, ...]) -> None:
 
 
 def test_explain_wraps_a_query_that_is_analysed() -> None:
-    """Patterns inside EXPLAIN's query are still found."""
-    assert "QR014" in analyze("EXPLAIN (ANALYZE) SELECT * FROM orders").codes()
+    """EXPLAIN's query is resolved: its tables are listed and its tree has a scope with the SELECT block."""
+    trees = parse_trees("EXPLAIN (ANALYZE) SELECT * FROM orders", SCHEMA)
+    assert [block.role for tree in trees for block in tree.scope.blocks] == ["select"]
+    assert analyze("EXPLAIN (ANALYZE) SELECT * FROM orders", SCHEMA).tables == (TableRef("public", "orders"),)
 
 
 def test_table_resolution_through_search_path_and_ctes() -> None:
@@ -109,7 +111,7 @@ def test_bad_input_gives_parse_error(text: str) -> None:
     """Garbage, truncated and empty texts give a result with `parse_error` set, never an exception."""
     result = analyze(text)
     assert result.parse_error
-    assert (result.kind, result.patterns, result.scans, result.tables) == ("other", (), (), ())
+    assert (result.kind, result.scans, result.tables) == ("other", (), ())
 
 
 def test_parse_error_position() -> None:

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgadvisor.analysis import Pattern, Schema, StatementAnalysis, analyze, rewrite
+from pgadvisor.analysis import Match, Schema, StatementAnalysis, analyze, parse_trees, rewrite
+from pgadvisor.checkapi.tree import matches_in
 from tests.analysis import SCHEMA
+from tests.checks.test_walkers import WALKERS
 
 REAL = [
     "SELECT u.id, u.email, o.total FROM users u JOIN orders o ON o.user_id = u.id "
@@ -118,7 +120,7 @@ def statements(draw: st.DrawFn) -> str:
 
 
 def assert_plain(value: object) -> None:
-    """Pattern extras hold only JSON-like plain values."""
+    """Match extras hold only JSON-like plain values."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             assert isinstance(key, str)
@@ -138,10 +140,12 @@ def check(text: str, schema: Schema | None = None) -> StatementAnalysis:
         assert result.kind in {"select", "insert", "update", "delete", "utility", "other"}
         assert result.statement_count >= 1
     else:
-        assert not (result.patterns or result.scans or result.tables)
-    for pattern in result.patterns:
-        assert isinstance(pattern, Pattern)
-        assert_plain(pattern.extra)
+        assert not (result.scans or result.tables)
+        assert parse_trees(text, schema) == ()
+    for walker in WALKERS.values():  # the checks' walkers never raise, and find plain values only
+        for match in matches_in(text, walker, schema):
+            assert isinstance(match, Match)
+            assert_plain(match.extra)
     rewrite.keyset(text, schema or SCHEMA)
     return result
 

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from pgadvisor.analysis import rewrite
-from pgadvisor.analysis.workload import workload
+from pgadvisor.checkapi.workload import workload
 from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pgadvisor.analysis.workload import merge, workload
+from pgadvisor.checkapi.workload import merge, workload
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
 from pgadvisor.registry import load

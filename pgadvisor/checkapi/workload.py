@@ -1,5 +1,5 @@
-"""The workload as the query checks (QR*) see it: pg_stat_statements rows of a snapshot, merged per statement,
-with the parse-tree analysis of each text and the catalog facts around it.
+"""The workload as statement checks see it: pg_stat_statements rows of a snapshot, merged per statement, with
+the parse-tree analysis of each text, its parse trees, and the catalog facts around it.
 
 pg_stat_statements keys its entries by (user, database, queryid, toplevel): one statement run by two roles, or
 both at top level and from inside a function (`toplevel`, pss 1.9+), has several rows. The checks judge a
@@ -7,7 +7,7 @@ statement once per database, so `Statement` adds those rows up (the standard dev
 summed). Top-level time is the workload's total; nested rows are counted inside the time of the top-level
 statement that ran them, so shares use top-level rows only.
 
-Pure: reads a `Snapshot`, never a server. `workload(snap)` is memoised per snapshot object, so the dozen query
+Pure: reads a `Snapshot`, never a server. `workload(snap)` is memoised per snapshot object, so the statement
 checks of one audit parse each text once.
 """
 
@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pgadvisor.analysis.model import ColumnDef, IndexDef, Pattern, Schema, StatementAnalysis, TableDef
-from pgadvisor.analysis.statement import analyze
+from pgadvisor.advisor.needs import split_expressions
+from pgadvisor.analysis import (
+    ColumnDef,
+    IndexDef,
+    Match,
+    Schema,
+    StatementAnalysis,
+    StatementTree,
+    TableDef,
+    analyze,
+    analyze_trees,
+)
 from pgadvisor.snapshot import (
     ActivityRow,
     ColumnRow,
@@ -35,6 +45,12 @@ SHORT_TEXT = 200
 """Characters of a statement's text kept in a finding's evidence."""
 
 DAY = 86_400.0
+
+OWN_MARKER = "/* pgadvisor */"
+"""The comment pgadvisor appends to its own statements: they are never judged."""
+
+Walker = Callable[[StatementTree], Iterator[Match]]
+"""A function that walks one statement tree and yields what it finds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,11 @@ class Statement:
         if not self.plans or self.total_plan_ms is None:
             return None
         return self.total_plan_ms / self.plans
+
+    @property
+    def is_own(self) -> bool:
+        """A statement pgadvisor itself ran (marked with `OWN_MARKER`)."""
+        return self.query.rstrip().endswith(OWN_MARKER)
 
     def evidence(self) -> dict[str, str | int | float | None]:
         """The statistics every statement finding carries."""
@@ -178,17 +199,8 @@ def _sum_int(values: Iterable[int | None]) -> int | None:
 
 
 def seq(value: object) -> tuple[object, ...]:
-    """A pattern's `extra` value as a tuple; empty when it is absent or not a sequence."""
+    """A match's `extra` value as a tuple; empty when it is absent or not a sequence."""
     return value if isinstance(value, tuple) else ()
-
-
-@dataclass(frozen=True)
-class Found:
-    """The patterns of one code in one statement."""
-
-    statement: Statement
-    analysis: StatementAnalysis
-    patterns: tuple[Pattern, ...]
 
 
 @dataclass
@@ -197,7 +209,9 @@ class Workload:
 
     snap: Snapshot
     statements: tuple[Statement, ...]
-    _analyses: dict[tuple[str | None, str], StatementAnalysis] = field(default_factory=dict)
+    _analyses: dict[tuple[str | None, str], tuple[StatementAnalysis, tuple[StatementTree, ...]]] = field(
+        default_factory=dict)
+    _figures: dict[tuple[str, str | None], float] = field(default_factory=dict)
     _schemas: dict[str, Schema] = field(default_factory=dict)
     _tables: dict[tuple[str, str], TableRow] = field(default_factory=dict)
     _indexes: dict[tuple[str, str], list[IndexRow]] = field(default_factory=dict)
@@ -220,29 +234,38 @@ class Workload:
     @property
     def parse_errors(self) -> int:
         """Statements analysed so far whose text did not parse (truncated, not SQL): counted and skipped."""
-        return sum(1 for a in self._analyses.values() if a.parse_error is not None)
+        return sum(1 for a, _ in self._analyses.values() if a.parse_error is not None)
 
     def analysis(self, stmt: Statement) -> StatementAnalysis:
         """The parse-tree analysis of a statement, resolved against its database's catalog (memoised)."""
+        return self._analysed(stmt)[0]
+
+    def trees(self, stmt: Statement) -> tuple[StatementTree, ...]:
+        """The parse trees of a statement's text with their resolved scopes; empty when it does not parse."""
+        return self._analysed(stmt)[1]
+
+    def matches(self, stmt: Statement, walker: Walker) -> list[Match]:
+        """What `walker` finds in each tree of a statement, in order."""
+        return [m for tree in self.trees(stmt) for m in walker(tree)]
+
+    def _analysed(self, stmt: Statement) -> tuple[StatementAnalysis, tuple[StatementTree, ...]]:
         key = (stmt.database, stmt.query)
         found = self._analyses.get(key)
         if found is None:
             schema = self.schema(stmt.database) if stmt.database is not None else None
-            found = analyze(stmt.query, schema)
+            found = analyze_trees(stmt.query, schema)
             self._analyses[key] = found
         return found
 
-    def found(self, code: str) -> Iterator[Found]:
-        """Statements (with a known database) whose text shows pattern `code`, one entry per statement."""
+    def judged(self, *, utility: bool = False) -> Iterator[Statement]:
+        """The statements a statement check judges: called at least once, not pgadvisor's own, and not utility
+        statements (VACUUM, CREATE INDEX, SET ...) unless `utility` is set."""
         for stmt in self.statements:
-            if stmt.database is None or stmt.calls <= 0:
+            if stmt.calls <= 0 or stmt.database is None or stmt.is_own:
                 continue
-            facts = self.analysis(stmt)
-            if facts.parse_error is not None:
+            if not utility and self.analysis(stmt).kind == "utility":
                 continue
-            hits = facts.patterns_of(code)
-            if hits:
-                yield Found(stmt, facts, hits)
+            yield stmt
 
     # ------------------------------------------------------------------ catalog
 
@@ -275,23 +298,19 @@ class Workload:
         return Schema(tables=tuple(defs), search_path=path)
 
     def table(self, database: str | None, qualified: object) -> TableRow | None:
-        """A user table by `schema.name` label (as the patterns name tables); None for catalogs and unknowns."""
+        """A user table by `schema.name` label (as tree helpers name tables); None for catalogs and unknowns."""
         if database is None or not isinstance(qualified, str):
             return None
         return self._tables.get((database, qualified))
 
     def user_tables(self, database: str | None, labels: Iterable[object]) -> list[TableRow]:
-        """The user tables among pattern table labels, in order, without repeats."""
+        """The user tables among `schema.name` labels, in order, without repeats."""
         out: list[TableRow] = []
         for lab in labels:
             t = self.table(database, lab)
             if t is not None and t not in out:
                 out.append(t)
         return out
-
-    def pattern_tables(self, found: Found) -> list[TableRow]:
-        """The user tables the first pattern of a finding names (its `extra["tables"]`)."""
-        return self.user_tables(found.statement.database, seq(found.patterns[0].extra.get("tables")))
 
     def indexes(self, table: TableRow) -> list[IndexRow]:
         """The valid indexes of a table."""
@@ -309,12 +328,26 @@ class Workload:
     # ------------------------------------------------------------------ workload figures
 
     def top_total_ms(self, database: str | None) -> float:
-        """Execution time of the top-level statements of a database: the workload's total."""
-        return sum(s.top_exec_ms for s in self.statements if s.database == database)
+        """Execution time of the top-level statements of a database: the workload's total (memoised)."""
+        return self._figure("top_ms", database, lambda: sum(s.top_exec_ms for s in self.statements
+                                                            if s.database == database))
 
     def total_calls(self, database: str | None) -> int:
-        """Calls of every statement of a database."""
-        return sum(s.calls for s in self.statements if s.database == database)
+        """Calls of every statement of a database (memoised)."""
+        return int(self._figure("calls", database, lambda: sum(s.calls for s in self.statements
+                                                               if s.database == database)))
+
+    def top_wal_bytes(self, database: str | None) -> float:
+        """WAL bytes written by the top-level statements of a database (memoised; 0 when not tracked)."""
+        rows = self.snap.statements if isinstance(self.snap.statements, tuple) else ()
+        return self._figure("wal", database, lambda: sum(r.wal_bytes or 0.0 for r in rows
+                                                         if r.toplevel and r.database == database))
+
+    def _figure(self, what: str, database: str | None, compute: Callable[[], float]) -> float:
+        key = (what, database)
+        if key not in self._figures:
+            self._figures[key] = compute()
+        return self._figures[key]
 
     def age_seconds(self, database: str | None) -> float | None:
         """How long pg_stat_statements has been counting: `pg_stat_statements_info.stats_reset` (pss 1.9+),
@@ -358,30 +391,6 @@ def _index_def(ix: IndexRow) -> IndexDef:
     """The analysis view of an index (expression texts split at top-level commas)."""
     return IndexDef(ix.name, ix.columns, ix.method, tuple(split_expressions(ix.expressions or "")), ix.predicate,
                     ix.is_unique)
-
-
-def split_expressions(text: str) -> list[str]:
-    """`lower(a), (b + 1)` -> [`lower(a)`, `(b + 1)`]: split `pg_get_expr(indexprs)` at top-level commas."""
-    out: list[str] = []
-    depth = 0
-    quote = False
-    start = 0
-    for i, ch in enumerate(text):
-        if ch == "'":
-            quote = not quote
-        elif quote:
-            continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
 
 
 _CACHE: list[tuple[Snapshot, Workload]] = []

@@ -1,4 +1,4 @@
-"""Everything a check may import: `Check`, `threshold`, `Severity`, `Finding`, `Confidence` and `ident`.
+"""`Check`, `threshold`, `Severity`, `Finding`, `Confidence`, `ident`: the base of every check.
 
 A check is a class with metadata (code, name, default severity, the snapshot parts it requires, a typed
 thresholds dataclass) and a docstring that is its documentation. `run(snapshot, thresholds)` yields findings.
@@ -15,8 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
+from pgadvisor.analysis.quote import ident
 from pgadvisor.snapshot import Snapshot
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
     "Evidence",
     "Finding",
     "NoThresholds",
+    "Scalar",
     "Severity",
     "fmt_bytes",
     "fmt_duration",
@@ -279,21 +279,6 @@ class _Lenient(dict[str, Any]):
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-
-_SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_QUOTE_WORDS = frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS) | frozenset(COL_NAME_KEYWORDS)
-
-
-def ident(*parts: str) -> str:
-    """Quote and join identifiers the way PostgreSQL's quote_ident does: `ident("public", "Order")`."""
-    out = []
-    for p in parts:
-        if _SIMPLE_IDENT.match(p) and p not in _QUOTE_WORDS:
-            out.append(p)
-        else:
-            out.append('"' + p.replace('"', '""') + '"')
-    return ".".join(out)
-
 
 def fmt_bytes(n: float | None) -> str:
     """Human size: 1.5 GiB, 120 MiB, 8 kB."""

@@ -1,0 +1,1 @@
+"""Built-in query checks (QR*)."""
