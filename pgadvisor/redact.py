@@ -32,7 +32,7 @@ from urllib.parse import unquote
 
 from pglast import parser
 
-from pgadvisor.analysis.parse import SAFE_DIRECT_CHARS
+from pgadvisor.sqltree import SAFE_DIRECT_CHARS
 
 MASK: Final = "***"
 UNPARSABLE: Final = "<redacted: unparsable statement mentioning a password>"

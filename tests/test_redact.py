@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pgadvisor.analysis.parse import parse
 from pgadvisor.redact import (
     UNPARSABLE,
     dsn_secrets,
@@ -15,6 +14,7 @@ from pgadvisor.redact import (
     redact_message,
     redact_sql,
 )
+from pgadvisor.sqltree import parse
 
 # (statement text, the secret as written, the text expected after redaction)
 STATEMENTS = [

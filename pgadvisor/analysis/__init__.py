@@ -29,9 +29,9 @@ from pgadvisor.analysis.model import (
     TableRef,
     TableScan,
 )
-from pgadvisor.analysis.parse import normalize_expression
 from pgadvisor.analysis.statement import analyze, analyze_trees
 from pgadvisor.analysis.tree import StatementTree, parse_trees
+from pgadvisor.sqltree import normalize_expression
 
 __all__ = [
     "ColumnDef",

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from pgadvisor.sqltree import StatementKind
+
 PlainValue: TypeAlias = "str | int | float | bool | tuple[PlainValue, ...] | Mapping[str, PlainValue] | None"
 """A JSON-like value: what a `Match` carries in `extra`."""
 
-StatementKind = Literal["select", "insert", "update", "delete", "utility", "other"]
 Direction = Literal["asc", "desc"]
 Nulls = Literal["first", "last"]
 FilterKind = Literal["equality", "range", "other"]

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pglast import ast, enums
 
 from pgadvisor.analysis.model import Schema, TableDef
-from pgadvisor.analysis.parse import deparse, parse, walk
 from pgadvisor.analysis.predicates import bare_column, has_limit
 from pgadvisor.analysis.scope import build_scope, sort_target
+from pgadvisor.sqltree import deparse, parse, walk
 
 _INT4 = 2**31
 

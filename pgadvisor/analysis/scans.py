@@ -21,7 +21,6 @@ from pgadvisor.analysis.model import (
     ScanRole,
     TableScan,
 )
-from pgadvisor.analysis.parse import is_null_const, is_star, names, operator, returning
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
     RANGE_OPS,
@@ -37,6 +36,7 @@ from pgadvisor.analysis.predicates import (
     sort_nulls,
 )
 from pgadvisor.analysis.scope import Block, Relation, Scope, sort_target, star_relations
+from pgadvisor.sqltree import is_null_const, is_star, names, operator, returning
 
 _K = enums.A_Expr_Kind
 _ROW_SOURCES = ("table", "subquery", "cte")

@@ -19,7 +19,7 @@ from typing import Literal
 from pglast import ast, enums
 
 from pgadvisor.analysis.model import Schema, TableDef, TableRef
-from pgadvisor.analysis.parse import (
+from pgadvisor.sqltree import (
     deparse_unqualified,
     func_name,
     is_star,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pglast import ast
 
-from pgadvisor.analysis.model import Schema, StatementAnalysis, StatementKind, TableRef, TableScan
-from pgadvisor.analysis.parse import Parsed, fingerprint, parse, statement_kind
+from pgadvisor.analysis.model import Schema, StatementAnalysis, TableRef, TableScan
 from pgadvisor.analysis.scans import build_scans
 from pgadvisor.analysis.scope import Scope
 from pgadvisor.analysis.tree import StatementTree, trees_of
+from pgadvisor.sqltree import Parsed, StatementKind, fingerprint, parse, statement_kind
 
 
 def analyze(query: str, schema: Schema | None = None) -> StatementAnalysis:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pglast import ast
 
 from pgadvisor.analysis.model import Match, PlainValue, Schema
-from pgadvisor.analysis.parse import Parsed, parse, walk
 from pgadvisor.analysis.scope import Scope, build_scope
+from pgadvisor.sqltree import Parsed, parse, walk
 
 
 @dataclass(frozen=True)

@@ -27,17 +27,6 @@ from __future__ import annotations
 from pglast import ast, enums
 
 from pgadvisor.analysis.model import Match, PlainValue, Schema, TableDef
-from pgadvisor.analysis.parse import (
-    const_value,
-    func_name,
-    int_const,
-    is_star,
-    is_subquery,
-    names,
-    normalize_expression,
-    operator,
-    walk,
-)
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
     bare_column,
@@ -56,6 +45,17 @@ from pgadvisor.analysis.scope import Block, Relation, Scope, sort_target, star_r
 from pgadvisor.analysis.tree import StatementTree as Tree
 from pgadvisor.analysis.tree import parse_trees
 from pgadvisor.checkapi.workload import Walker
+from pgadvisor.sqltree import (
+    const_value,
+    func_name,
+    int_const,
+    is_star,
+    is_subquery,
+    names,
+    normalize_expression,
+    operator,
+    walk,
+)
 
 __all__ = [
     "COMPARISONS",

@@ -40,7 +40,7 @@ import psycopg
 from pglast import ast
 from psycopg import sql
 
-from pgadvisor.analysis.parse import names, parse
+from pgadvisor.sqltree import names, parse
 
 FIRST_NORMAL_OID = 16384
 """FirstNormalObjectId: objects with a lower oid were created by initdb (built in)."""

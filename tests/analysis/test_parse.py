@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from pgadvisor.analysis import StatementAnalysis, TableRef, analyze, normalize_expression, parse_trees
-from pgadvisor.analysis.parse import MAX_DEPTH
+from pgadvisor.sqltree import MAX_DEPTH
 from tests.analysis import SCHEMA
 
 

@@ -1,5 +1,8 @@
 """Safe parsing with PostgreSQL's own parser (pglast), and small helpers over its syntax tree.
 
+The bottom of the house, beside the snapshot: the analysis library builds on it, and so do the parts below the
+analysis that must read SQL text for safety (redacting secrets, deciding whether a statement may be planned).
+
 `pglast.parse_sql` turns the C parse tree into Python objects recursively: a deep enough tree (a long
 `a + b + c + ...` chain, thousands of UNIONs) overflows the C stack and kills the process. Short texts cannot
 nest that deep; longer ones are first run through the protobuf serializer, which checks its stack depth and
@@ -12,11 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from pglast import ast, parser
 from pglast.stream import RawStream
 
-from pgadvisor.analysis.model import StatementKind
+StatementKind = Literal["select", "insert", "update", "delete", "utility", "other"]
+"""What a statement is, as far as the checks care."""
+
 
 MAX_DEPTH = 200
 """Node levels accepted: real statements stay far below; deeper texts get a `parse_error`."""
