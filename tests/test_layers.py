@@ -24,7 +24,7 @@ FORBIDDEN = {
     "pgadvisor/engine.py": ("psycopg", "pgadvisor.collectors", "pgadvisor.connection", "pgadvisor.cli",
                             "pgadvisor.reporters"),
     "pgadvisor/checkapi.py": ("psycopg", "pgadvisor.collectors", "pgadvisor.engine", "pgadvisor.registry"),
-    "pgadvisor/snapshot.py": ("psycopg", "pgadvisor.collectors", "pgadvisor.checkapi", "pgadvisor.engine"),
+    "pgadvisor/snapshot": ("psycopg", "pgadvisor.collectors", "pgadvisor.checkapi", "pgadvisor.engine"),
 }
 
 
