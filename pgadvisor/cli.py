@@ -314,13 +314,9 @@ def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, pl
 
 def _read_snapshot(path: Path) -> Snapshot:
     try:
-        text = path.read_text()
+        return Snapshot.from_file(path)  # bytes straight to the decoder, which also refuses what is not UTF-8
     except OSError as exc:
         raise UsageProblem(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SnapshotFormatError(f"{path}: not a UTF-8 text file") from None
-    try:
-        return Snapshot.from_json(text)
     except SnapshotFormatError as exc:
         raise SnapshotFormatError(f"{path}: {exc}") from None
 
