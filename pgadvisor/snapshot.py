@@ -22,9 +22,16 @@ from typing import Any, Union
 
 FORMAT_VERSION = 1
 
-OWN_QUERY_MARKER = "/* pgadvisor */"
-"""Every query pgadvisor sends ends with this comment, which pg_stat_statements keeps, so pgadvisor's own
-catalog queries are left out of the workload it judges."""
+OWN_QUERY_MARKER = "/* pgadvisor:ea13f6000e54 */"
+"""Every query pgadvisor sends ends with this comment (`connection.mark`), which pg_stat_statements keeps, so
+pgadvisor's own catalog queries are left out of the workload it judges. The fixed random token makes sure no
+user statement ends with it by accident (a plain `/* pgadvisor */` would hide a user's statement from analysis).
+Trailing, because PostgreSQL 18's pg_stat_statements drops a statement's leading comments."""
+
+
+def is_own(query: str) -> bool:
+    """True for a statement pgadvisor sent itself: the only test of OWN_QUERY_MARKER anywhere."""
+    return query.rstrip().endswith(OWN_QUERY_MARKER)
 
 
 class SnapshotFormatError(ValueError):
