@@ -8,6 +8,7 @@ PGADVISOR_DEBUG=1 to see one).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -104,7 +105,7 @@ def cli() -> None:
               help="Exit 1 when a finding is at or above this severity.  [default: critical]")
 @click.option("--min-severity", type=_SEVERITIES, default="info", show_default=True,
               help="Hide findings below this severity (they still count for --fail-on).")
-@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Load extra checks from this folder; repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Config file (default: nearest pgadvisor.toml or pyproject.toml [tool.pgadvisor]).")
@@ -173,7 +174,7 @@ def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Also list checks from this folder; repeatable.")
 @click.pass_context
 def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
@@ -345,18 +346,25 @@ def check_dsn(dsn: str | None) -> None:
 
 def _json_text(path: Path, what: str) -> str:
     """The text of a JSON file named on the command line, checked to be strict JSON: UsageProblem (exit 2) when
-    it cannot be read, is not UTF-8, is not JSON, holds NaN or Infinity, or nests too deeply to decode."""
+    it cannot be read, is not UTF-8, is not JSON, holds NaN, Infinity or a number too large for a float, or nests
+    too deeply to decode."""
 
     def no_constant(name: str) -> None:
         raise ValueError(f"{name} is not a JSON number")
 
+    def finite(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            raise ValueError(f"{number[:40]} is too large a number")
+        return value
+
     try:
         raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageProblem(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageProblem(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         text = raw.decode("utf-8")
-        json.loads(text, parse_constant=no_constant)
+        json.loads(text, parse_constant=no_constant, parse_float=finite)
     except UnicodeDecodeError:
         raise UsageProblem(f"{path}: not a UTF-8 text file, so not a {what}") from None
     except RecursionError:
