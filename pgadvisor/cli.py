@@ -431,6 +431,10 @@ def _usage_line(exc: click.exceptions.UsageError) -> str:
     return f"{message} (see {path} --help)"
 
 
+# click 8.2+ raises this (a UsageError) for a bare command group; click 8.1 prints the help itself
+_NO_ARGS_IS_HELP: type[click.exceptions.UsageError] | tuple[()] = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (for tests and `main`)."""
     def fail(code: int, message: str) -> int:
@@ -439,6 +443,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="pgadvisor", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:  # bare `pgadvisor` or a group without its command: click's help
+        exc.show()
+        return EXIT_USAGE
     except click.exceptions.UsageError as exc:
         return fail(EXIT_USAGE, _usage_line(exc))
     except click.exceptions.ClickException as exc:

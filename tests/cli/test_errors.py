@@ -362,3 +362,11 @@ def test_bad_plan_files_are_one_line_exit_2(tmp_path: Path, content: bytes, need
         return
     assert_one_error_line(code, captured.err, needle=needle)
     assert str(path) in captured.err
+
+
+def test_bare_command_shows_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pgadvisor` alone prints click's help (exit 2), not the help folded into an error line."""
+    assert run_cli([]) == 2
+    captured = capsys.readouterr()
+    assert "Usage: pgadvisor" in captured.out + captured.err
+    assert "pgadvisor: error:" not in captured.err
