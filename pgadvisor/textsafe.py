@@ -41,7 +41,3 @@ def safe_block(text: str, *, tab: str = "    ") -> str:
     other control and bidi character shown as an escape (a lone CR would rewrite the line it ends)."""
     return _UNSAFE_IN_BLOCK.sub(_escape, text.replace("\r\n", "\n").replace("\t", tab))
 
-
-def is_safe(text: str) -> bool:
-    """True when `text` holds nothing `safe()` would escape other than newlines (for tests and assertions)."""
-    return _UNSAFE_IN_BLOCK.search(text.replace("\t", " ")) is None
