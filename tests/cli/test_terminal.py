@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,19 @@ def test_error_lines_escape_what_they_quote(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert_terminal_safe(err)
     assert f"missing{SHOWN}.json" in err
+
+
+def test_progress_line_escapes_database_names(fresh_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """On a terminal, the progress line names each database of --all-databases: escaped, with only pgadvisor's own
+    line-clearing codes (`ESC [ K`) left raw."""
+    name = f"d{EVIL}{fresh_db.name}"
+    fresh_db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        assert run_cli(["collect", fresh_db.monitor_dsn, "--all-databases", "-o", str(tmp_path / "s.json")]) == 0
+    finally:
+        fresh_db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    err = capsys.readouterr().err
+    assert f"d{SHOWN}{fresh_db.name}" in err
+    assert_terminal_safe(err.replace("\r\x1b[K", ""))
