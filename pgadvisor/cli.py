@@ -396,9 +396,7 @@ def _explain_file(path: Path) -> Explained:
     _json_text(path, "plan file")
     try:
         return ex.explain_file(path)
-    except ex.ExplainError:
-        raise
-    except _DECODE_ERRORS as exc:
+    except _DECODE_ERRORS as exc:  # ExplainError (its own message and code) is none of these
         raise UsageProblem(f"{path}: not an EXPLAIN (FORMAT JSON) plan ({type(exc).__name__}: {exc})") from None
 
 
