@@ -190,7 +190,7 @@ def test_truncated_real_statements(statement: str, cut: int) -> None:
     check(statement[:cut], SCHEMA)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(statements())
 def test_generated_statements(text: str) -> None:
     """Realistic generated statements: every one analyses, with and without a catalog."""
@@ -200,8 +200,8 @@ def test_generated_statements(text: str) -> None:
     assert without.fingerprint == with_schema.fingerprint
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 12_000), st.sampled_from(["(", "(SELECT ", "ARRAY[", "f(", "-", "NOT "]))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 6_000), st.sampled_from(["(", "(SELECT ", "ARRAY[", "f(", "-", "NOT "]))
 def test_nested_openers(depth: int, opener: str) -> None:
     """Deeply nested constructs, balanced or not."""
     closer = {"(": ")", "(SELECT ": ")", "ARRAY[": "]", "f(": ")", "-": "", "NOT ": ""}[opener]
