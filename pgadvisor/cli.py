@@ -8,29 +8,37 @@ PGADVISOR_DEBUG=1 to see one).
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pgadvisor import __version__
 from pgadvisor.checkapi import Severity
 from pgadvisor.collectors import CollectError, ConnectError, collect
-from pgadvisor.config import Config, ConfigError, load_config
+from pgadvisor.config import MAX_TIMEOUT_MS, Config, ConfigError, load_config
 from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
 from pgadvisor.engine import plan, run
 from pgadvisor.redact import redact_message
 from pgadvisor.registry import load as load_registry
 from pgadvisor.reporters import REPORTERS, RenderOptions
 from pgadvisor.snapshot import Snapshot, SnapshotFormatError
+from pgadvisor.textsafe import safe, safe_block
+
+if TYPE_CHECKING:
+    from pgadvisor.explain import Explained
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_COLLECT = 0, 1, 2, 3
 
 _SEVERITIES = click.Choice(["info", "warning", "critical"], case_sensitive=False)
+_TIMEOUT = click.IntRange(min=1, max=MAX_TIMEOUT_MS)
 
 
 class UsageProblem(Exception):
@@ -39,14 +47,13 @@ class UsageProblem(Exception):
 
 def _collect_live(dsn: str | None, session: SessionOptions, *, all_databases: bool) -> Snapshot:
     """Validate the DSN, then collect, with a progress line on stderr when it is a terminal (CI logs stay clean)."""
-    if dsn is not None:
-        parse_dsn(dsn)
+    check_dsn(dsn)
     if not sys.stderr.isatty():
         return collect(dsn, session, all_databases=all_databases)
     started = time.monotonic()
 
     def say(msg: str) -> None:
-        click.echo(f"\r\033[K[{time.monotonic() - started:5.1f}s] {msg}", nl=False, err=True)
+        click.echo(f"\r\033[K[{time.monotonic() - started:5.1f}s] {safe(msg)}", nl=False, err=True)
 
     try:
         return collect(dsn, session, all_databases=all_databases, progress=say)
@@ -106,14 +113,14 @@ def cli() -> None:
               help="Exit 1 when a finding is at or above this severity.  [default: critical]")
 @click.option("--min-severity", type=_SEVERITIES, default="info", show_default=True,
               help="Hide findings below this severity (they still count for --fail-on).")
-@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Load extra checks from this folder; repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Config file (default: nearest pgadvisor.toml or pyproject.toml [tool.pgadvisor]).")
 @click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
-@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS",
+@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS",
               help="statement_timeout of pgadvisor's session.  [default: 10000]")
-@click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS",
+@click.option("--lock-timeout", type=_TIMEOUT, metavar="MS",
               help="lock_timeout of pgadvisor's session.  [default: 500]")
 @_connect_timeout_option
 @click.option("--check-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -163,8 +170,8 @@ def audit(
               help="Where to write the snapshot JSON ('-' for stdout).")
 @click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
-@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
-@click.option("--lock-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 500]")
+@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS", help="[default: 10000]")
+@click.option("--lock-timeout", type=_TIMEOUT, metavar="MS", help="[default: 500]")
 @_connect_timeout_option
 def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file: Path | None,  # noqa: FBT001
                 statement_timeout: int | None, lock_timeout: int | None, connect_timeout: int | None) -> int:
@@ -179,13 +186,13 @@ def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file:
                          all_databases=all_databases)
     _emit(snap.to_json(indent=1) + "\n", None if str(output) == "-" else output)
     failed = [s.name for s in snap.collector_stats if not s.ok and s.reason != "not a standby"]
-    click.echo(f"snapshot of {snap.target} written to {output}"
-               + (f" ({len(failed)} part(s) unavailable: {', '.join(failed)})" if failed else ""), err=True)
+    click.echo(safe(f"snapshot of {snap.target} written to {output}"
+                    + (f" ({len(failed)} part(s) unavailable: {', '.join(failed)})" if failed else "")), err=True)
     return EXIT_OK
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Also list checks from this folder; repeatable.")
 @click.pass_context
 def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
@@ -196,10 +203,11 @@ def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
     registry = load_registry(checks_dir)
     from tabulate import tabulate
 
-    rows = [[c.code, c.name, c.default_severity.label, ", ".join(c.requires), c.title()] for c in registry.sorted()]
+    rows = [[safe(c.code), safe(c.name), c.default_severity.label, safe(", ".join(c.requires)), safe(c.title())]
+            for c in registry.sorted()]
     click.echo(tabulate(rows, headers=["code", "name", "severity", "needs", "title"], tablefmt="simple"))
     for err in registry.errors:
-        click.echo(f"load error: {err.origin}: {err.message}", err=True)
+        click.echo(safe(f"load error: {err.origin}: {err.message}"), err=True)
     return EXIT_COLLECT if registry.errors else EXIT_OK
 
 
@@ -214,7 +222,7 @@ def checks_show(checks_dir: tuple[Path, ...], check_id: str) -> int:
         raise UsageProblem(f"no check {check_id!r} (see `pgadvisor checks`)")
     from pgadvisor.docs import render_check
 
-    click.echo(render_check(cls))
+    click.echo(safe_block(render_check(cls)))
     return EXIT_OK
 
 
@@ -278,7 +286,7 @@ def top_cmd(dsn: str | None, snapshot_file: Path | None, by: str, limit: int, da
               help="EXECUTES the statement (EXPLAIN ANALYZE): only a single SELECT with literal values, no view, "
                    "only built-in non-volatile functions; as the statement's role, read-only, rolled back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--statement-timeout", type=click.IntRange(min=1), metavar="MS", help="[default: 10000]")
+@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS", help="[default: 10000]")
 def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, plan_file: Path | None,
                 run_analyze: bool, fmt: str, statement_timeout: int | None) -> int:  # noqa: FBT001
     """Show a statement's plan without running it, and what to look at first in it.
@@ -298,27 +306,121 @@ def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, pl
         if plan_file is not None:
             if dsn or queryid or query_text or run_analyze:
                 raise UsageProblem("--plan-file is reviewed alone: no DSN, --queryid, --query or --analyze")
-            result = ex.explain_file(plan_file)
+            result = _explain_file(plan_file)
         else:
-            if dsn is not None:
-                parse_dsn(dsn)
+            check_dsn(dsn)
             number = ex.parse_args_queryid(queryid) if queryid is not None else None
             opts = SessionOptions(statement_timeout_ms=statement_timeout or 10_000)
             result = ex.explain(dsn, opts, queryid=number, query=query_text, run_analyze=run_analyze)
     except ex.ExplainError as exc:
-        click.echo(f"pgadvisor: error: {exc}", err=True)
+        _error(str(exc))
         return exc.exit_code
     click.echo(json.dumps(result.to_dict(), indent=1) if fmt == "json" else ex.render_text(result), nl=fmt == "json")
     return EXIT_OK
 
 
-def _read_snapshot(path: Path) -> Snapshot:
+_DSN_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
+}
+_DSN_INTEGERS = ("connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                 "tcp_user_timeout")
+# the libpq environment variable behind each checked option (used when the DSN does not set it)
+_DSN_ENV = {"port": "PGPORT", "connect_timeout": "PGCONNECT_TIMEOUT", "sslmode": "PGSSLMODE",
+            "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING",
+            "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
+            "sslnegotiation": "PGSSLNEGOTIATION", "sslcertmode": "PGSSLCERTMODE"}
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")  # what libpq's strtol-based parse_int_param accepts
+
+
+def check_dsn(dsn: str | None) -> None:
+    """DsnError (exit 2) for a DSN, or PG* variable, libpq would only reject when connecting: a port that is not
+    a number from 1 to 65535, a timeout that is not an integer, an unknown sslmode and the like."""
+    params = parse_dsn(dsn) if dsn is not None else {}
+    options = [*_DSN_CHOICES, *_DSN_INTEGERS, "port"]
+    for option in options:
+        value, origin = params.get(option), f"{option}="
+        if value is None and option in _DSN_ENV and _DSN_ENV[option] in os.environ:
+            value, origin = os.environ[_DSN_ENV[option]], f"{_DSN_ENV[option]}="
+        if value is None:
+            continue
+        text = str(value)
+        if option == "port":  # a comma-separated list, one per host; an empty entry means the default
+            bad = any(p.strip() and not (_INTEGER.fullmatch(p) and 1 <= int(p) <= 65535) for p in text.split(","))
+            expected = "a port number from 1 to 65535"
+        elif option in _DSN_INTEGERS:
+            bad = not _INTEGER.fullmatch(text) or not -(2**31) <= int(text) < 2**31
+            expected = "an integer"
+        else:
+            bad = text not in _DSN_CHOICES[option]
+            expected = "one of " + ", ".join(_DSN_CHOICES[option])
+        if bad:
+            raise DsnError(f"invalid connection string: {origin}{text!r} is not {expected}")
+
+
+def _json_text(path: Path, what: str) -> str:
+    """The text of a JSON file named on the command line, checked to be strict JSON: UsageProblem (exit 2) when
+    it cannot be read, is not UTF-8, is not JSON, holds NaN, Infinity or a number too large for a float, or nests
+    too deeply to decode."""
+
+    def no_constant(name: str) -> None:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if not math.isfinite(value):
+            raise ValueError(f"{number[:40]} is too large a number")
+        return value
+
     try:
-        return Snapshot.from_file(path)  # bytes straight to the decoder, which also refuses what is not UTF-8
+        raw = path.read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageProblem(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+        json.loads(text, parse_constant=no_constant, parse_float=finite)
+    except UnicodeDecodeError:
+        raise UsageProblem(f"{path}: not a UTF-8 text file, so not a {what}") from None
+    except RecursionError:
+        raise UsageProblem(f"{path}: JSON nested too deeply to be a {what}") from None
+    except ValueError as exc:  # json.JSONDecodeError, NaN / Infinity
+        raise UsageProblem(f"{path}: not a JSON document ({exc}), so not a {what}") from None
+    return text
+
+
+# What decoding a file that is valid JSON but not what it should be can raise: a usage error, not a bug.
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OverflowError)
+
+
+def _read_snapshot(path: Path) -> Snapshot:
+    """A snapshot file; SnapshotFormatError (exit 2) naming the file for anything that is not one.
+
+    The bytes go straight to the strict decoder, which itself refuses what is not UTF-8, NaN, numbers out of
+    range and deep nesting: no second parse of a file that can be hundreds of megabytes."""
+    try:
+        return Snapshot.from_file(path)
     except OSError as exc:
         raise UsageProblem(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
     except SnapshotFormatError as exc:
         raise SnapshotFormatError(f"{path}: {exc}") from None
+    except _DECODE_ERRORS as exc:
+        raise SnapshotFormatError(f"{path}: malformed snapshot ({type(exc).__name__}: {exc})") from None
+
+
+def _explain_file(path: Path) -> Explained:
+    """`explain --plan-file`: the file is checked like a snapshot first, and any decoding failure is exit 2."""
+    from pgadvisor import explain as ex
+
+    _json_text(path, "plan file")
+    try:
+        return ex.explain_file(path)
+    except _DECODE_ERRORS as exc:  # ExplainError (its own message and code) is none of these
+        raise UsageProblem(f"{path}: not an EXPLAIN (FORMAT JSON) plan ({type(exc).__name__}: {exc})") from None
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -336,20 +438,41 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run_cli(argv))
 
 
+def _error(message: str) -> None:
+    """The one error line: `pgadvisor: error: ...`, controls escaped, folded onto one line."""
+    click.echo(f"pgadvisor: error: {safe(' '.join(message.split()))}", err=True)
+
+
+def _usage_line(exc: click.exceptions.UsageError) -> str:
+    """Click's usage error as one line, e.g. `no such option: --bogus (see pgadvisor audit --help)`."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    path = exc.ctx.command_path if exc.ctx is not None else "pgadvisor"
+    return f"{message} (see {path} --help)"
+
+
+# click 8.2+ raises this (a UsageError) for a bare command group; click 8.1 prints the help itself
+_NO_ARGS_IS_HELP: type[click.exceptions.UsageError] | tuple[()] = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def run_cli(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (for tests and `main`)."""
     args = list(argv) if argv is not None else sys.argv[1:]
 
     def fail(code: int, message: str) -> int:
-        click.echo(f"pgadvisor: error: {redact_message(message, args)}", err=True)  # a DSN argument's password
+        _error(redact_message(message, args))  # a DSN argument's password
         return code
 
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="pgadvisor", standalone_mode=False)
-    except click.exceptions.ClickException as exc:  # UsageError too
-        exc.message = redact_message(exc.message, args)
+    except _NO_ARGS_IS_HELP as exc:  # bare `pgadvisor` or a group without its command: click's help
         exc.show()
         return EXIT_USAGE
+    except click.exceptions.UsageError as exc:
+        return fail(EXIT_USAGE, _usage_line(exc))  # fail() redacts a DSN argument's password
+    except click.exceptions.ClickException as exc:
+        return fail(EXIT_USAGE, exc.format_message())
     except click.exceptions.Abort:
         return fail(130, "interrupted")
     except click.exceptions.Exit as exc:

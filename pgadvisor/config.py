@@ -42,6 +42,9 @@ from typing import Any
 from pgadvisor.checkapi import Severity
 from pgadvisor.retired import RETIRED
 
+MAX_TIMEOUT_MS = 2_147_483_647
+"""The largest statement_timeout / lock_timeout PostgreSQL accepts (INT_MAX milliseconds, about 24.8 days)."""
+
 
 class ConfigError(Exception):
     """A configuration problem (exit code 2). The message names the file and the key."""
@@ -250,8 +253,8 @@ def _strings(value: Any, ctx: str) -> tuple[str, ...]:
 def _positive_int(value: Any, ctx: str, *, unit: str = "milliseconds") -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{ctx}: expected a positive integer ({unit}), got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_TIMEOUT_MS:
+        raise ConfigError(f"{ctx}: expected {unit} from 1 to {MAX_TIMEOUT_MS}, got {value!r}")
     return value
 
 

@@ -1,11 +1,11 @@
 """The one place pgadvisor opens a session, and it is always a safe one.
 
-Every query ends with the comment `/* pgadvisor */`, so pgadvisor's own statements can be told apart in
-pg_stat_statements. Every session is read-only (`default_transaction_read_only`), named `pgadvisor` in
-pg_stat_activity, bounded by `statement_timeout` and a short `lock_timeout`, and has `search_path = pg_catalog`
-so no user object can shadow a catalog function. A connection string, a URI or nothing at all is accepted;
-with nothing, libpq's PG* environment variables and `.pgpass` apply as in psql. Passwords never reach a
-message: `redact()` scrubs them (see `pgadvisor.redact`).
+Every query ends with the comment OWN_QUERY_MARKER (`/* pgadvisor:<token> */`), so pgadvisor's own statements
+can be told apart in pg_stat_statements (by `snapshot.is_own`). Every session is read-only
+(`default_transaction_read_only`), named `pgadvisor` in pg_stat_activity, bounded by `statement_timeout` and a
+short `lock_timeout`, and has `search_path = pg_catalog` so no user object can shadow a catalog function. A
+connection string, a URI or nothing at all is accepted; with nothing, libpq's PG* environment variables and
+`.pgpass` apply as in psql. Passwords never reach a message: `redact()` scrubs them (see `pgadvisor.redact`).
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from pgadvisor.collectors import planning
 from pgadvisor.collectors.base import extension_schema
 from pgadvisor.connection import SessionOptions, connect, redact
 from pgadvisor.redact import redact_sql
+from pgadvisor.textsafe import safe, safe_block
 
 LARGE_TABLE_ROWS = 100_000
 """A sequential scan of a table with at least this many estimated rows is pointed out."""
@@ -193,17 +194,17 @@ def _node_notes(node: Mapping[str, Any], table_rows: Mapping[str, float],
 
 
 def render_text(result: Explained) -> str:
-    """The plan as an indented tree, then the notes."""
+    """The plan as an indented tree, then the notes; server and file texts escaped by `safe()`/`safe_block()`."""
     head = []
     if result.queryid is not None:
-        head.append(f"queryid {result.queryid}" + (f" in {result.database}" if result.database else ""))
-    head.append(f"method: {_METHODS.get(result.method, result.method)}")
-    lines = [" · ".join(head), "", result.query.strip(), ""]
+        head.append(f"queryid {result.queryid}" + (f" in {safe(result.database)}" if result.database else ""))
+    head.append(f"method: {safe(_METHODS.get(result.method, result.method))}")
+    lines = [" · ".join(head), "", safe_block(result.query.strip()), ""]
     lines.extend(_tree(result.plan))
     lines.append("")
     if result.notes:
         lines.append("What to look at:")
-        lines.extend(f"  {n.severity:<8} {n.node}: {n.message}" for n in result.notes)
+        lines.extend(f"  {safe(n.severity):<8} {safe(n.node)}: {safe(n.message)}" for n in result.notes)
     else:
         lines.append("Nothing stands out: no large sequential scan, spill, large nested loop or misestimate.")
     return "\n".join(lines) + "\n"
@@ -236,7 +237,7 @@ def _tree(node: Mapping[str, Any], depth: int = 0) -> Iterator[str]:
         value = node.get(key)
         if value:
             parts.append(f"{key.lower()}: {', '.join(value) if isinstance(value, list) else value}")
-    yield "  " * depth + ("-> " if depth else "") + "  ".join(parts)
+    yield "  " * depth + ("-> " if depth else "") + safe("  ".join(parts))
     for child in node.get("Plans") or ():
         if isinstance(child, Mapping):
             yield from _tree(child, depth + 1)

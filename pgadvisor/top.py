@@ -16,6 +16,7 @@ from tabulate import tabulate
 from pgadvisor.analysis import analyze
 from pgadvisor.checkapi.workload import Statement, merge, short
 from pgadvisor.snapshot import Snapshot, Unavailable
+from pgadvisor.textsafe import safe
 
 # --by NAME -> (label, the measure ranked, the measure its share is of)
 MEASURES: dict[str, tuple[str, Callable[[Statement], float], Callable[[Statement], float]]] = {
@@ -76,12 +77,13 @@ def top_statements(snap: Snapshot, *, by: str = "total", limit: int = 20, databa
 
 
 def render_table(top: TopList) -> str:
-    """A terminal table, one line per statement."""
+    """A terminal table, one line per statement (texts and database names escaped by `safe()`)."""
     label = MEASURES[top.by][0]
     rows = [
-        [r.rank, r.statement.queryid, r.statement.database, r.statement.calls, f"{r.statement.total_exec_ms:,.0f}",
-         f"{r.statement.mean_exec_ms:,.2f}", f"{r.statement.rows_per_call:,.1f}", r.statement.shared_blks_read,
-         r.statement.temp_blks_written, f"{100 * r.share:.1f}%", short(r.statement.query, 60)]
+        [r.rank, r.statement.queryid, safe(r.statement.database or ""), r.statement.calls,
+         f"{r.statement.total_exec_ms:,.0f}", f"{r.statement.mean_exec_ms:,.2f}", f"{r.statement.rows_per_call:,.1f}",
+         r.statement.shared_blks_read,
+         r.statement.temp_blks_written, f"{100 * r.share:.1f}%", safe(short(r.statement.query, 60))]
         for r in top.rows
     ]
     head = ["#", "queryid", "database", "calls", "total ms", "mean ms", "rows/call", "blks read", "temp written",

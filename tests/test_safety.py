@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgadvisor.cli import run_cli
 from pgadvisor.collectors import collect
 from pgadvisor.collectors.base import Ctx, fetch, guarded
-from pgadvisor.connection import SessionOptions, connect, redact, redact_sql
-from pgadvisor.snapshot import ServerInfo, TableRow, Unavailable
+from pgadvisor.connection import SessionOptions, connect, mark, redact, redact_sql
+from pgadvisor.snapshot import OWN_QUERY_MARKER, ServerInfo, TableRow, Unavailable, is_own
 
 
 def test_session_settings(fresh_db: Any) -> None:
@@ -138,17 +140,50 @@ def test_nothing_waits_when_every_relation_is_locked(fresh_db: Any) -> None:
 
 
 def test_own_queries_are_marked_and_left_out_of_the_workload(fresh_db: Any) -> None:
-    """pg_stat_statements keeps the trailing `/* pgadvisor */` comment of every query pgadvisor sent (15 and
+    """pg_stat_statements keeps the trailing OWN_QUERY_MARKER comment of every query pgadvisor sent (15 and
     18, which drops leading comments); the snapshot's workload has the application's statements, not ours."""
     fresh_db.execute("CREATE TABLE app (id int); SELECT count(*) FROM app;")
     collect(fresh_db.monitor_dsn)
     snap = collect(fresh_db.monitor_dsn)
-    ours = fresh_db.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%/* pgadvisor */'")[0][0]
-    assert ours > 5
+    texts = [str(t) for (t,) in fresh_db.execute("SELECT query FROM pg_stat_statements")]
+    assert sum(1 for t in texts if is_own(t)) > 5
     assert isinstance(snap.statements, tuple)
     texts = [s.query for s in snap.statements]
     assert any(t.startswith("SELECT count(*) FROM app") for t in texts)
-    assert not [t for t in texts if t.endswith("/* pgadvisor */")]
+    assert not [t for t in texts if is_own(t) or "pgadvisor:" in t]
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        (f"SELECT 1\n{OWN_QUERY_MARKER}", True),
+        (f"SELECT 1 {OWN_QUERY_MARKER} \n", True),
+        ("SELECT 1 /* pgadvisor */", False),  # a user's comment: analysed like any statement
+        (f"SELECT 1 /* {OWN_QUERY_MARKER[3:-3]} was here */", False),
+        (f"{OWN_QUERY_MARKER} SELECT 1", False),
+        (f"SELECT '{OWN_QUERY_MARKER}' AS x, 2", False),
+    ],
+)
+def test_is_own_recognises_only_the_trailing_marker(text: str, own: bool) -> None:  # noqa: FBT001
+    """Only a statement ending in the exact marker, with its random token, is pgadvisor's."""
+    assert is_own(text) is own
+    assert is_own(mark(text.rstrip()))
+
+
+def test_user_statement_ending_in_pgadvisor_comment_is_analysed(fresh_db: Any,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A user's statement ending in `/* pgadvisor */` is flagged by the check it deserves (QR013); an audit after
+    an audit reports nothing about pgadvisor's own statements."""
+    fresh_db.execute("CREATE TABLE products (id int PRIMARY KEY, title text);"
+                     " INSERT INTO products SELECT g, 'p' || g FROM generate_series(1, 2000) g; ANALYZE products;")
+    fresh_db.reset_statements()
+    fresh_db.execute("SELECT id, title FROM products ORDER BY random() LIMIT 5 /* pgadvisor */")
+    for _ in range(2):
+        assert run_cli(["audit", fresh_db.monitor_dsn, "--format", "json"]) in (0, 1)
+        report = json.loads(capsys.readouterr().out)
+        queries = [f for f in report["findings"] if f["check"].startswith("QR")]
+        assert any(f["check"] == "QR013" and "/* pgadvisor */" in json.dumps(f) for f in queries), queries
+        assert not [f for f in queries if OWN_QUERY_MARKER in json.dumps(f) or "pgadvisor:" in json.dumps(f)]
 
 
 def test_statement_timeout_makes_a_part_unavailable(fresh_db: Any) -> None:

@@ -88,7 +88,7 @@ def _v2(value: Any) -> Any:
 
 
 def test_unavailable_parts_are_written_as_unavailable_objects() -> None:
-    """An Unavailable part is {"unavailable": reason, "failed": bool}, both for a part of rows and for a part that is one row."""
+    """An Unavailable part is {"unavailable": reason, "failed": bool}, for a part of rows and for one row."""
     snap = Snapshot(target="t", collected_at=1.0, pgadvisor_version="0", server=Unavailable("timeout"))
     data = json.loads(snap.to_json())
     assert data["server"] == {"unavailable": "timeout", "failed": False}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -237,9 +238,23 @@ def _literal(value: object) -> ast.A_Const:
         return ast.A_Const(isnull=False, val=ast.Boolean(boolval=value))
     if isinstance(value, int) and -_INT4 <= value < _INT4:
         return ast.A_Const(isnull=False, val=ast.Integer(ival=value))
+    special = _special_number(value) if isinstance(value, float | decimal.Decimal) else None
+    if special is not None:  # printed bare, `nan` or `inf` would be read as a column name
+        return ast.A_Const(isnull=False, val=ast.String(sval=special))
     if isinstance(value, int | float | decimal.Decimal):
         return ast.A_Const(isnull=False, val=ast.Float(fval=str(value)))
     if isinstance(value, str | datetime.date | datetime.time | uuid.UUID):
         text = value.isoformat() if isinstance(value, datetime.date | datetime.time) else str(value)
         return ast.A_Const(isnull=False, val=ast.String(sval=text))
     raise ValueError(f"cannot write a {type(value).__name__} as a SQL literal")
+
+
+def _special_number(value: float | decimal.Decimal) -> str | None:
+    """PostgreSQL's spelling of a number that is not finite ('NaN', 'Infinity', '-Infinity'), else None."""
+    if isinstance(value, decimal.Decimal):
+        if value.is_finite():
+            return None
+        return "NaN" if value.is_nan() else "-Infinity" if value.is_signed() else "Infinity"
+    if math.isfinite(value):
+        return None
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"

@@ -39,15 +39,13 @@ from pgadvisor.snapshot import (
     StatementsInfo,
     TableRow,
     Unavailable,
+    is_own,
 )
 
 SHORT_TEXT = 200
 """Characters of a statement's text kept in a finding's evidence."""
 
 DAY = 86_400.0
-
-OWN_MARKER = "/* pgadvisor */"
-"""The comment pgadvisor appends to its own statements: they are never judged."""
 
 Walker = Callable[[StatementTree], Iterator[Match]]
 """A function that walks one statement tree and yields what it finds."""
@@ -116,8 +114,8 @@ class Statement:
 
     @property
     def is_own(self) -> bool:
-        """A statement pgadvisor itself ran (marked with `OWN_MARKER`)."""
-        return self.query.rstrip().endswith(OWN_MARKER)
+        """A statement pgadvisor itself ran (`snapshot.is_own`): it is never judged."""
+        return is_own(self.query)
 
     def evidence(self) -> dict[str, str | int | float | None]:
         """The statistics every statement finding carries."""

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 
 from pgadvisor.collectors import queries
 from pgadvisor.collectors.base import Ctx, fetch
-from pgadvisor.snapshot import StatementRow, StatementsInfo, Unavailable
+from pgadvisor.snapshot import StatementRow, StatementsInfo, Unavailable, is_own
 
 
 def extension_version_num(version: str) -> int:
@@ -80,7 +80,7 @@ def collect_statements_info(ctx: Ctx) -> StatementsInfo | Unavailable:
 
 
 def collect_statements(ctx: Ctx, info: StatementsInfo) -> tuple[StatementRow, ...]:
-    """Every statement pg_stat_statements keeps, with its text."""
+    """Every statement pg_stat_statements keeps, with its text, except pgadvisor's own (`is_own`)."""
     text = queries.pick("statements", extension_version_num(info.version))
     query = sql.SQL(text).format(schema=sql.Identifier(info.schema)).as_string(ctx.conn)
-    return tuple(fetch(ctx, StatementRow, "statements", query=query))
+    return tuple(row for row in fetch(ctx, StatementRow, "statements", query=query) if not is_own(row.query))

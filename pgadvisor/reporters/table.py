@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from pgadvisor.checkapi import Confidence, Finding, Severity
 from pgadvisor.engine import Report
+from pgadvisor.textsafe import safe, safe_block
 
 if TYPE_CHECKING:
     from pgadvisor.reporters import RenderOptions
@@ -21,16 +22,20 @@ _WIDTH = 100
 
 
 def render(report: Report, opts: RenderOptions) -> str:
-    """Human-readable report for a terminal (plain text when colour is off, e.g. in CI logs)."""
+    """Human-readable report for a terminal (plain text when colour is off, e.g. in CI logs).
+
+    Every text that comes from the server or a plugin goes through `safe()`/`safe_block()` before it is styled,
+    so an escape sequence in an object name is shown, not run by the terminal.
+    """
 
     def style(text: str, **kw: object) -> str:
         return click.style(text, **kw) if opts.color else text  # type: ignore[arg-type]
 
-    when = dt.datetime.fromtimestamp(report.collected_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = _when(report.collected_at)
     out = [
-        style(f"pgadvisor audit of {report.target}", bold=True),
-        f"{report.server_version or 'server version unknown'} · collected {when}"
-        + (f" · databases: {', '.join(report.databases)}" if report.databases else ""),
+        style(f"pgadvisor audit of {safe(report.target)}", bold=True),
+        f"{safe(report.server_version or 'server version unknown')} · collected {when}"
+        + (f" · databases: {safe(', '.join(report.databases))}" if report.databases else ""),
         "",
     ]
     shown = report.filtered(opts.min_severity)
@@ -50,8 +55,8 @@ def render(report: Report, opts: RenderOptions) -> str:
     problems = [o for o in report.outcomes if o.status != "ran"]
     if problems:
         out.append(style("Checks not run", bold=True))
-        rows = [[o.code, o.name, "collection failed" if o.collection_failed else o.status, _wrap(o.reason or "", 60)]
-                for o in problems]
+        rows = [[safe(o.code), safe(o.name), "collection failed" if o.collection_failed else o.status,
+                 _wrap(safe(o.reason or ""), 60)] for o in problems]
         out += [tabulate(rows, headers=["check", "name", "status", "reason"], tablefmt="simple"), ""]
     partial: dict[str, list[str]] = {}
     for o in report.outcomes:
@@ -64,12 +69,12 @@ def render(report: Report, opts: RenderOptions) -> str:
                                      subsequent_indent="    ", break_on_hyphens=False))
         out.append("")
     for err in report.load_errors:
-        out.append(style(f"load error: {err.origin}: {err.message}", fg="red"))
+        out.append(style(f"load error: {safe(err.origin)}: {safe(err.message)}", fg="red"))
     if report.load_errors:
         out.append("")
     if report.notes and (opts.verbose or len(report.notes) <= 5):
         out.append(style("Notes", bold=True))
-        out += [f"  - {n}" for n in report.notes] + [""]
+        out += [f"  - {safe(n)}" for n in report.notes] + [""]
     elif report.notes:
         out += [f"{len(report.notes)} collection notes (use --verbose to list them)", ""]
     incomplete = report.incomplete()
@@ -80,21 +85,29 @@ def render(report: Report, opts: RenderOptions) -> str:
 
 
 def _finding_block(f: Finding, st: Callable[..., str]) -> list[str]:
-    where = f" [{f.database}]" if f.database else ""
+    where = f" [{safe(f.database)}]" if f.database else ""
     conf = "" if f.confidence is Confidence.HIGH else f" (confidence: {f.confidence.value})"
     lines = [
-        "  " + st(f"{f.check} {f.name}", bold=True) + f"  {f.object}{where}{conf}",
-        *_indent(_wrap(f.message, _WIDTH - 4), 4),
+        "  " + st(f"{safe(f.check)} {safe(f.name)}", bold=True) + f"  {safe(f.object)}{where}{conf}",
+        *_indent(_wrap(safe(f.message), _WIDTH - 4), 4),
     ]
     if f.evidence:
-        ev = ", ".join(f"{k}={_fmt(v)}" for k, v in f.evidence.items())
+        ev = ", ".join(f"{safe(k)}={safe(_fmt(v))}" for k, v in f.evidence.items())
         lines += _indent(_wrap("evidence: " + ev, _WIDTH - 4), 4)
     if f.recommendation:
-        lines += _indent(_wrap("fix: " + f.recommendation, _WIDTH - 4), 4)
+        lines += _indent(_wrap("fix: " + safe(f.recommendation), _WIDTH - 4), 4)
     if f.fix_sql:
-        lines += _indent(f.fix_sql, 6)
+        lines += _indent(safe_block(f.fix_sql), 6)
     lines.append("")
     return lines
+
+
+def _when(epoch: float) -> str:
+    """The collection time in UTC; a snapshot file can hold any number, so an impossible one is said so."""
+    try:
+        return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return f"at an impossible time ({epoch!r})"
 
 
 def _fmt(v: object) -> str:

@@ -46,6 +46,7 @@ from pgadvisor.snapshot.rows import (
     WhatIf,
     WhatIfCandidate,
     WhatIfPlan,
+    is_own,
 )
 
 __all__ = [
@@ -83,4 +84,5 @@ __all__ = [
     "WhatIf",
     "WhatIfCandidate",
     "WhatIfPlan",
+    "is_own",
 ]

@@ -1,6 +1,7 @@
 """The snapshot's JSON, read and written by msgspec; the row classes stay plain frozen dataclasses.
 
-The shape (`format_version` 2; version 1 files read too): one object, `format_version` first, then every field of `Snapshot` in order.
+The shape (`format_version` 2; version 1 files read too): one object, `format_version` first, then every field
+of `Snapshot` in order.
 A row is an object of its fields, a tuple is an array, and an `Unavailable` part is `{"unavailable": reason}`
 (any further field of `Unavailable` under its own name).
 

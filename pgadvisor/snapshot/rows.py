@@ -13,9 +13,16 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 """Version 1 files read too: what version 2 added takes its default."""
 
-OWN_QUERY_MARKER = "/* pgadvisor */"
-"""Every query pgadvisor sends ends with this comment, which pg_stat_statements keeps, so pgadvisor's own
-catalog queries are left out of the workload it judges."""
+OWN_QUERY_MARKER = "/* pgadvisor:ea13f6000e54 */"
+"""Every query pgadvisor sends ends with this comment (`connection.mark`), which pg_stat_statements keeps, so
+pgadvisor's own catalog queries are left out of the workload it judges. The fixed random token makes sure no
+user statement ends with it by accident (a plain `/* pgadvisor */` would hide a user's statement from analysis).
+Trailing, because PostgreSQL 18's pg_stat_statements drops a statement's leading comments."""
+
+
+def is_own(query: str) -> bool:
+    """True for a statement pgadvisor sent itself: the only test of OWN_QUERY_MARKER anywhere."""
+    return query.rstrip().endswith(OWN_QUERY_MARKER)
 
 
 HIDDEN_TEXT = "<insufficient privilege>"

@@ -17,4 +17,3 @@ FROM {schema}.pg_stat_statements(true) s
 LEFT JOIN pg_database d ON d.oid = s.dbid
 LEFT JOIN pg_roles r ON r.oid = s.userid
 WHERE s.queryid IS NOT NULL
-  AND s.query NOT LIKE '%/* pgadvisor */'  -- our own queries (connection.MarkedCursor)
