@@ -16,10 +16,15 @@ class PlanHeavyThresholds:
         1.0, help="Report when planning time per call reaches this multiple of the mean execution time."
     )
     min_calls: int = threshold(1, help="Ignore statements called fewer times.")
+    min_plans_per_call: float = threshold(
+        0.5, help="Report only when at least this share of the calls were planned: when most calls reuse a "
+        "cached plan, the fix (a prepared statement) is already in place.")
 
     def __post_init__(self) -> None:
         if self.min_plan_ms < 0 or self.min_ratio < 0:
             raise ValueError("expected min_plan_ms >= 0 and min_ratio >= 0")
+        if not 0 <= self.min_plans_per_call <= 1:
+            raise ValueError("expected 0 <= min_plans_per_call <= 1")
 
 
 class PlanHeavy(StatementCheck[PlanHeavyThresholds]):
@@ -39,7 +44,10 @@ class PlanHeavy(StatementCheck[PlanHeavyThresholds]):
     Adapted from the catalog, which compares pss's `mean_plan_time` (time per plan) with the mean execution
     time: a prepared statement planned once and executed a thousand times has a large time per plan that it
     pays once. This check compares the planning time *per call* (`total_plan_time / calls`), so a statement
-    whose plan is already cached is not reported; the time per plan is in the evidence.
+    whose plan is already cached is not reported; the time per plan is in the evidence. A statement most of
+    whose calls reused a cached plan (`plans / calls` below `min_plans_per_call`) is not reported either: its
+    one slow planning was paid once, and the fix is already in place (on a loaded server a single planning
+    can take long enough to cross the per-call bar on its own).
 
     ## How to fix
     Plan once, run many times: use a named prepared statement (most drivers do after a few executions:
@@ -82,6 +90,8 @@ class PlanHeavy(StatementCheck[PlanHeavyThresholds]):
         per_plan = s.mean_plan_ms  # None unless track_planning counted plans
         if per_plan is None or s.total_plan_ms is None or s.calls < t.min_calls:
             return None
+        if s.plans is not None and s.plans < t.min_plans_per_call * s.calls:
+            return None  # mostly a cached plan: already prepared
         per_call = s.total_plan_ms / s.calls
         if per_call < t.min_plan_ms or per_call < t.min_ratio * s.mean_exec_ms:
             return None
