@@ -26,7 +26,7 @@ from pgadvisor.collectors import CollectError, ConnectError, collect
 from pgadvisor.config import MAX_TIMEOUT_MS, Config, ConfigError, load_config
 from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
 from pgadvisor.engine import plan, run
-from pgadvisor.redact import redact_message
+from pgadvisor.redact import redact_message, scrub_snapshot
 from pgadvisor.registry import load as load_registry
 from pgadvisor.reporters import REPORTERS, RenderOptions
 from pgadvisor.snapshot import Snapshot, SnapshotFormatError
@@ -403,7 +403,7 @@ def _read_snapshot(path: Path) -> Snapshot:
     The bytes go straight to the strict decoder, which itself refuses what is not UTF-8, NaN, numbers out of
     range and deep nesting: no second parse of a file that can be hundreds of megabytes."""
     try:
-        return Snapshot.from_file(path)
+        return scrub_snapshot(Snapshot.from_file(path))  # a file of an older pgadvisor may hold a secret
     except OSError as exc:
         raise UsageProblem(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
     except SnapshotFormatError as exc:

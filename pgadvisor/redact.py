@@ -23,6 +23,7 @@ reads a column named `password` is not changed at all.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from urllib.parse import unquote
 
 from pglast import parser
 
+from pgadvisor.snapshot import PART_NAMES, QualStatRow, SettingRow, Snapshot
 from pgadvisor.sqltree import SAFE_DIRECT_CHARS
 
 MASK: Final = "***"
@@ -377,3 +379,50 @@ def _unparsable_with_secret(dsn: str) -> bool:
     except ProgrammingError:
         return bool(_conninfo_secrets(dsn)) or "password" in dsn.lower() or "@" in dsn
     return False
+
+
+# ---------------------------------------------------------------------------------------------------- snapshots
+
+SECRET_FIELDS: dict[str, Callable[[str], str]] = {"query": redact_sql, "conninfo": redact_conninfo}
+"""Row fields that can carry a password: statement texts (pg_stat_activity, pg_stat_statements) and connection
+strings. Setting values are scrubbed by name (`scrub_setting`), pg_qualstats' constants by their column."""
+
+
+def scrub_setting(row: SettingRow) -> SettingRow:
+    """The setting with the password cut out of every value that is a connection string or URI holding one."""
+    values = (row.setting, row.reset_val, row.boot_val)
+    setting, reset_val, boot_val = (None if v is None else redact_conninfo(v) for v in values)
+    if (setting, reset_val, boot_val) == values:
+        return row
+    return dataclasses.replace(row, setting=setting or "", reset_val=reset_val, boot_val=boot_val)
+
+
+def scrub_snapshot(snap: Snapshot) -> Snapshot:
+    """A snapshot read from a file, scrubbed the way the collectors scrub what they read, so a file written by an
+    older pgadvisor, or edited by hand, cannot carry a secret into a report. Only parts whose rows have such
+    fields are walked; a snapshot with nothing to cut is returned as it is."""
+    changes: dict[str, tuple[Any, ...]] = {}
+    for name in sorted(PART_NAMES):
+        part = getattr(snap, name)
+        if not isinstance(part, tuple) or not part or not dataclasses.is_dataclass(part[0]):
+            continue
+        names = {f.name for f in dataclasses.fields(part[0])}
+        if not (names & SECRET_FIELDS.keys() or isinstance(part[0], SettingRow | QualStatRow)):
+            continue
+        rows = tuple(_scrub_row(row, names) for row in part)
+        if any(new is not old for new, old in zip(rows, part, strict=True)):
+            changes[name] = rows
+    return dataclasses.replace(snap, **changes) if changes else snap  # type: ignore[arg-type]
+
+
+def _scrub_row(row: Any, names: set[str]) -> Any:
+    if isinstance(row, SettingRow):
+        return scrub_setting(row)
+    updates: dict[str, str] = {}
+    for name in names & SECRET_FIELDS.keys():
+        value = getattr(row, name)
+        if isinstance(value, str) and (cut := SECRET_FIELDS[name](value)) != value:
+            updates[name] = cut
+    if isinstance(row, QualStatRow) and row.constvalue is not None and password_column(row.column):
+        updates["constvalue"] = MASK
+    return dataclasses.replace(row, **updates) if updates else row

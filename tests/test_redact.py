@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +16,9 @@ from pgadvisor.redact import (
     redact_conninfo,
     redact_message,
     redact_sql,
+    scrub_snapshot,
 )
+from pgadvisor.snapshot import Snapshot
 from pgadvisor.sqltree import parse
 
 # (statement text, the secret as written, the text expected after redaction)
@@ -192,3 +197,29 @@ def test_password_column_names() -> None:
     """Column names that hold passwords, and some that do not."""
     assert all(map(password_column, ["password", "PASSWORD", "db_password", "passwd", "pwd", "password_hash"]))
     assert not any(map(password_column, ["password_changed_at", "password_reset_count", "pass", "name", None]))
+
+
+def test_a_snapshot_file_with_secrets_is_scrubbed_when_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A snapshot written before redaction existed (or edited by hand) still prints no secret: `audit
+    --snapshot` and `top --snapshot` scrub statement texts and conninfo settings as the collectors do."""
+    from pgadvisor.cli import run_cli
+
+    data = json.loads((Path(__file__).parent / "data" / "snapshot_v1.json").read_text())
+    data["statements"][0]["query"] = "ALTER ROLE app PASSWORD 'Sn4pSecret1'"
+    setting = dict(data["settings"][0], name="primary_conninfo", setting="host=db1 password=Sn4pSecret2 user=r",
+                   unit=None, vartype="string", boot_val="", reset_val="host=db1 password=Sn4pSecret2 user=r",
+                   value=None)
+    data["settings"].append(setting)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    for argv in (["audit", "--snapshot", str(path), "--format", "json"], ["audit", "--snapshot", str(path)],
+                 ["top", "--snapshot", str(path), "--format", "json"], ["top", "--snapshot", str(path)]):
+        run_cli(argv)
+        out, err = capsys.readouterr()
+        assert "Sn4pSecret" not in out + err, argv
+    snap = Snapshot.from_file(path)
+    scrubbed = scrub_snapshot(snap)
+    assert isinstance(scrubbed.statements, tuple) and scrubbed.statements[0].query == "ALTER ROLE app PASSWORD '***'"
+    conninfo = next(s for s in scrubbed.settings if s.name == "primary_conninfo")  # type: ignore[union-attr]
+    assert "Sn4pSecret2" not in f"{conninfo.setting} {conninfo.reset_val}" and "host=db1" in conninfo.setting
+    assert scrub_snapshot(scrubbed) is scrubbed  # nothing left to cut: the same object back

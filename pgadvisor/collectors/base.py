@@ -13,7 +13,7 @@ from psycopg import errors as pg_errors
 
 from pgadvisor.collectors import queries
 from pgadvisor.connection import SessionOptions, redact
-from pgadvisor.redact import MASK, password_column, redact_conninfo, redact_sql
+from pgadvisor.redact import MASK, SECRET_FIELDS, password_column
 from pgadvisor.snapshot import CollectorStat, Unavailable
 
 R = TypeVar("R")
@@ -49,8 +49,8 @@ def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, 
     convert: list[tuple[int, str, Callable[[Any], Any]]] = []
     for i, name in keep:
         sample = next((row[i] for row in rows if row[i] is not None), None)
-        if name in _SECRET_COLUMNS and isinstance(sample, str):
-            convert.append((i, name, _SECRET_COLUMNS[name]))
+        if name in SECRET_FIELDS and isinstance(sample, str):
+            convert.append((i, name, SECRET_FIELDS[name]))
         elif isinstance(sample, list | Decimal):
             convert.append((i, name, _plain))
     out = []
@@ -63,11 +63,6 @@ def fetch(ctx: Ctx, row_cls: type[R], source: str, *, query: str | None = None, 
             kwargs["constvalue"] = MASK  # pg_qualstats' sample of a constant compared with a password column
         out.append(row_cls(**kwargs))
     return out
-
-
-_SECRET_COLUMNS: dict[str, Callable[[str], str]] = {"query": redact_sql, "conninfo": redact_conninfo}
-"""Columns that can carry a password into a snapshot: statement texts (pg_stat_activity, pg_stat_statements)
-and connection strings. Setting values are scrubbed by the settings collector, which knows each one's name."""
 
 
 def extension_schema(conn: psycopg.Connection[Any], name: str) -> str | None:

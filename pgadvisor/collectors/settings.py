@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pgadvisor.collectors.base import Ctx, fetch
-from pgadvisor.redact import redact_conninfo
+from pgadvisor.redact import scrub_setting
 from pgadvisor.snapshot import SettingRow
 
 _MEMORY = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -45,16 +45,8 @@ def normalize(row: SettingRow) -> SettingRow:
     return replace(row, value=value)
 
 
-def scrub(row: SettingRow) -> SettingRow:
-    """The row with the password cut out of every value that is a connection string or URI holding one."""
-    setting, reset_val, boot_val = (
-        None if value is None else redact_conninfo(value) for value in (row.setting, row.reset_val, row.boot_val)
-    )
-    if (setting, reset_val, boot_val) == (row.setting, row.reset_val, row.boot_val):
-        return row
-    return replace(row, setting=setting or "", reset_val=reset_val, boot_val=boot_val)
 
 
 def collect_settings(ctx: Ctx) -> tuple[SettingRow, ...]:
     """All of pg_settings, passwords cut out."""
-    return tuple(normalize(scrub(row)) for row in fetch(ctx, SettingRow, "settings"))
+    return tuple(normalize(scrub_setting(row)) for row in fetch(ctx, SettingRow, "settings"))
