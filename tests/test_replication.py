@@ -47,6 +47,56 @@ def paused(standby_pair: Any) -> Iterator[Any]:
         standby_pair.wait_for_replay()
 
 
+@pytest.fixture
+def paused_far_behind(standby_pair: Any) -> Iterator[Any]:
+    """Replay paused on the standby, then an import of about 135 MB of WAL on the primary: more than RP001's
+    default warning_bytes (100 MiB), far less than its critical_bytes (1 GiB)."""
+    standby_pair.primary.execute("CREATE TABLE IF NOT EXISTS import_probe (id int, line text)")
+    standby_pair.wait_for_replay()
+    standby_pair.standby.execute("SELECT pg_wal_replay_pause()")
+    try:
+        standby_pair.primary.execute(
+            "INSERT INTO import_probe SELECT g, repeat('i', 1000) FROM generate_series(1, 130000) g"
+        )
+        yield standby_pair
+    finally:
+        standby_pair.standby.execute("SELECT pg_wal_replay_resume()")
+        standby_pair.wait_for_replay(timeout=120.0)
+        standby_pair.primary.execute("DROP TABLE import_probe")
+
+
+def _default_severity(finding: Finding) -> str:
+    """What RP001's defaults make of the evidence: critical from 60 s or 1 GiB behind, else warning. The bytes
+    are planted; the seconds depend on how long the import took on this machine, so the test accepts both."""
+    lag_s = finding.evidence["lag_seconds"]
+    return "critical" if isinstance(lag_s, float) and lag_s >= 60.0 else "warning"
+
+
+def test_RP001_bad_default_import_not_replayed(paused_far_behind: Any) -> None:
+    """At the default thresholds, 135 MB not replayed is a finding from both sides, by its bytes."""
+    (name,) = paused_far_behind.primary.execute("SELECT application_name FROM pg_stat_replication")[0]
+    for dsn, obj in ((paused_far_behind.monitor_dsn_primary, f"standby {name}"),
+                     (paused_far_behind.monitor_dsn_standby, "this standby")):
+        findings = lag_findings(dsn, {})
+        assert [(f.object, f.severity.label) for f in findings] == [(obj, _default_severity(findings[0]))]
+        lag_bytes = findings[0].evidence["lag_bytes"]
+        assert isinstance(lag_bytes, int) and 100 * 2**20 <= lag_bytes < 2**30
+
+
+def test_RP001_good_default_import_replayed(standby_pair: Any) -> None:
+    """The same import on a standby that keeps up: nothing at the default thresholds, from either side."""
+    standby_pair.primary.execute("CREATE TABLE IF NOT EXISTS import_probe (id int, line text)")
+    try:
+        standby_pair.primary.execute(
+            "INSERT INTO import_probe SELECT g, repeat('i', 1000) FROM generate_series(1, 130000) g"
+        )
+        standby_pair.wait_for_replay(timeout=120.0)
+        assert lag_findings(standby_pair.monitor_dsn_primary, {}) == []
+        assert lag_findings(standby_pair.monitor_dsn_standby, {}) == []
+    finally:
+        standby_pair.primary.execute("DROP TABLE import_probe")
+
+
 def test_RP001_bad_paused_replay_seen_from_the_primary(paused: Any) -> None:
     """The primary reports its standby as lagging, by name, from pg_stat_replication."""
     (name,) = paused.primary.execute("SELECT application_name FROM pg_stat_replication")[0]
