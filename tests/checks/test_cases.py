@@ -120,3 +120,21 @@ def test_case(case: Case, fresh_db: Any) -> None:
     want = sorted((e["object"] if "object" in e else statement_object(snap, fresh_db.name, e["query"]), e["severity"])
                   for e in case.expect)
     assert got == want, "\n".join(f"{f.severity.label} {f.object}: {f.message}" for f in report.findings)
+
+
+def test_age_snapshot_moves_every_window_start_together(fresh_db: Any) -> None:
+    """`age:` makes every statistics window N days older and changes nothing else: start and resets keep their
+    distances, so a reset at the server's start still reads as one, and the counters are the same."""
+    fresh_db.execute("SELECT pg_stat_statements_reset()")
+    snap = collect(fresh_db.monitor_dsn)
+    aged = age_snapshot(snap, 8 * 86_400.0)
+    assert isinstance(snap.server, ServerInfo) and isinstance(aged.server, ServerInfo)
+    assert isinstance(snap.statements_info, StatementsInfo) and isinstance(aged.statements_info, StatementsInfo)
+    before, after = snap.stats_age_seconds(fresh_db.name), aged.stats_age_seconds(fresh_db.name)
+    assert before is not None and after == pytest.approx(before + 8 * 86_400.0)
+    if snap.statements_info.stats_reset is not None:  # 14+
+        assert aged.statements_info.stats_reset is not None
+        assert aged.statements_info.stats_reset - aged.server.start_time == pytest.approx(
+            snap.statements_info.stats_reset - snap.server.start_time)
+    assert (aged.collected_at, aged.indexes, aged.tables, aged.statements, aged.activity) == (
+        snap.collected_at, snap.indexes, snap.tables, snap.statements, snap.activity)
