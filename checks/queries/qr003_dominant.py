@@ -13,7 +13,7 @@ class DominantThresholds:
 
     min_share: float = threshold(0.30, help="Report a statement taking at least this share of the database's time.")
     min_workload_s: float = threshold(
-        3600.0, help="Only judge databases whose top-level statements ran this many seconds in total.")
+        300.0, help="Only judge databases whose top-level statements ran this many seconds in total.")
 
     def __post_init__(self) -> None:
         if not 0 < self.min_share <= 1:
@@ -39,6 +39,9 @@ class Dominant(StatementCheck[DominantThresholds]):
 
     ## Thresholds
     Generated from the thresholds class. postgres-checkup K003 flags 30 %, pg-extras "outliers" 33 %.
+    `min_workload_s` was 1 h: a floor no planted case could reach (an hour of execution keeps 90 sessions busy
+    for 40 s), which left the check untested at its defaults. Five minutes of execution keeps an idle database
+    quiet (the planted idle case has 0.06 s) and is enough for a 30 % share to mean 90 s of one statement.
 
     ## False positives
     A database that runs one job by design (an ETL step, a queue poller): the share is expected. Suppress it.

@@ -5,7 +5,9 @@ missed finding and a false alarm both fail."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -16,7 +18,7 @@ from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
 from pgadvisor.registry import load
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.snapshot import CheckpointerInfo, ServerInfo, Snapshot, StatementsInfo
 from tests.checks.casefiles import Case, load_cases
 
 CASES = load_cases()
@@ -44,6 +46,42 @@ def run_setup(db: Any, script: str) -> None:
         else:
             with contextlib.suppress(psycopg.Error):
                 db.execute(text)
+
+
+def age_snapshot(snap: Snapshot, seconds: float) -> Snapshot:
+    """The same snapshot from a server whose statistics have been counting `seconds` longer: the server's start
+    and every statistics reset move back together (so "reset at start" stays true), while the counters,
+    `collected_at` and the times of events (last scan, last vacuum, activity) stay as they were collected."""
+    if seconds == 0:
+        return snap
+
+    def back(t: float | None) -> float | None:
+        return None if t is None else t - seconds
+
+    changes: dict[str, Any] = {}
+    if isinstance(snap.server, ServerInfo):
+        changes["server"] = dataclasses.replace(snap.server, start_time=snap.server.start_time - seconds)
+    if isinstance(snap.databases, tuple):
+        changes["databases"] = tuple(dataclasses.replace(d, stats_reset=back(d.stats_reset)) for d in snap.databases)
+    if isinstance(snap.statements_info, StatementsInfo):
+        changes["statements_info"] = dataclasses.replace(
+            snap.statements_info, stats_reset=back(snap.statements_info.stats_reset))
+    if isinstance(snap.checkpointer, CheckpointerInfo):
+        changes["checkpointer"] = dataclasses.replace(
+            snap.checkpointer, stats_reset=back(snap.checkpointer.stats_reset))
+    return dataclasses.replace(snap, **changes)
+
+
+def run_statements(db: Any, statements: list[str], sessions: int) -> None:
+    """Run each statement as the application, in `sessions` concurrent sessions (each its own connection)."""
+    for statement in statements:
+        script = statement + ";\nSELECT pg_stat_force_next_flush();"
+        if sessions <= 1:
+            db.execute(script)
+            continue
+        with ThreadPoolExecutor(max_workers=sessions) as pool:
+            for future in [pool.submit(db.execute, script) for _ in range(sessions)]:
+                future.result()  # an error in any session fails the case
 
 
 def statement_object(snap: Snapshot, database: str, text: str) -> str:
@@ -82,10 +120,9 @@ def test_case(case: Case, fresh_db: Any) -> None:
     if case.needs_jit and not fresh_db.execute("SELECT pg_jit_available()")[0][0]:
         pytest.skip(f"PostgreSQL {major} cannot JIT here (built without LLVM)")
     run_setup(fresh_db, case.setup)
-    for statement in case.statements:
-        fresh_db.execute(statement + ";\nSELECT pg_stat_force_next_flush();")
+    run_statements(fresh_db, case.statements, case.sessions)
     dsn = fresh_db.monitor_dsn if case.role == "monitor" else fresh_db.dsn
-    snap = collect(dsn)
+    snap = age_snapshot(collect(dsn), case.age_seconds)
     internal = [s for s in snap.collector_stats if s.reason and "internal error" in s.reason]
     assert not internal, internal
     config = Config(source="case", thresholds={case.check: case.thresholds})
@@ -95,3 +132,21 @@ def test_case(case: Case, fresh_db: Any) -> None:
     got = sorted((f.object, f.severity.label) for f in report.findings if f.database in (fresh_db.name, None))
     want = sorted((expected_object(snap, fresh_db.name, e), e["severity"]) for e in case.expect)
     assert got == want, "\n".join(f"{f.severity.label} {f.object}: {f.message}" for f in report.findings)
+
+
+def test_age_snapshot_moves_every_window_start_together(fresh_db: Any) -> None:
+    """`age:` makes every statistics window N days older and changes nothing else: start and resets keep their
+    distances, so a reset at the server's start still reads as one, and the counters are the same."""
+    fresh_db.execute("SELECT pg_stat_statements_reset()")
+    snap = collect(fresh_db.monitor_dsn)
+    aged = age_snapshot(snap, 8 * 86_400.0)
+    assert isinstance(snap.server, ServerInfo) and isinstance(aged.server, ServerInfo)
+    assert isinstance(snap.statements_info, StatementsInfo) and isinstance(aged.statements_info, StatementsInfo)
+    before, after = snap.stats_age_seconds(fresh_db.name), aged.stats_age_seconds(fresh_db.name)
+    assert before is not None and after == pytest.approx(before + 8 * 86_400.0)
+    if snap.statements_info.stats_reset is not None:  # 14+
+        assert aged.statements_info.stats_reset is not None
+        assert aged.statements_info.stats_reset - aged.server.start_time == pytest.approx(
+            snap.statements_info.stats_reset - snap.server.start_time)
+    assert (aged.collected_at, aged.indexes, aged.tables, aged.statements, aged.activity) == (
+        snap.collected_at, snap.indexes, snap.tables, snap.statements, snap.activity)

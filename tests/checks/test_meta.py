@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -34,6 +35,40 @@ def test_check_has_bad_and_good_cases(code: str) -> None:
         names += re.findall(rf"def test_{code}_((?:bad|good)_\w+)\(", text)
     assert any(n.startswith("bad_") for n in names), f"{code} has no bad_ case"
     assert any(n.startswith("good_") for n in names), f"{code} has no good_ case"
+
+
+def _external_default_tests(code: str) -> list[str]:
+    """Names (bad_/good_...) of the external tests of a check that run it at its default thresholds: their body
+    has no non-empty dict literal and names none of the module's threshold dicts (module-level dict constants)."""
+    path = Path(__file__).parents[2] / EXTERNAL_CASES[code]
+    tree = ast.parse(path.read_text())
+    lowered = {t.id for node in tree.body if isinstance(node, ast.Assign | ast.AnnAssign)
+               and isinstance(node.value, ast.Dict) and node.value.keys
+               for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)}
+    out = []
+    for node in tree.body:
+        m = re.fullmatch(rf"test_{code}_((?:bad|good)_\w+)", getattr(node, "name", ""))
+        if not isinstance(node, ast.FunctionDef) or m is None:
+            continue
+        inner = list(ast.walk(node))
+        if any(isinstance(n, ast.Dict) and n.keys for n in inner):
+            continue
+        if any(isinstance(n, ast.Name) and n.id in lowered for n in inner):
+            continue
+        out.append(m.group(1))
+    return out
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY.checks))
+def test_check_fires_and_stays_quiet_at_default_thresholds(code: str) -> None:
+    """Lowering a threshold to make a case fire hides a check that never fires in real life: every check has a
+    bad_ case and a good_ twin with no `thresholds:` key, so its defaults are seen to fire, and to judge real
+    data quiet, on a real server."""
+    names = [c.name for c in CASES if c.check == code and not c.thresholds]
+    if code in EXTERNAL_CASES:
+        names += _external_default_tests(code)
+    assert any(n.startswith("bad_") for n in names), f"{code} has no bad_ case at its default thresholds"
+    assert any(n.startswith("good_") for n in names), f"{code} has no good_ case at its default thresholds"
 
 
 def test_cases_name_known_checks() -> None:
