@@ -407,6 +407,8 @@ def _read_snapshot(path: Path) -> Snapshot:
     except OSError as exc:
         raise UsageProblem(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
     except SnapshotFormatError as exc:
+        if str(exc).startswith("not a JSON document"):  # only on this error path: say precisely what is wrong
+            _json_text(path, "snapshot")
         raise SnapshotFormatError(f"{path}: {exc}") from None
     except _DECODE_ERRORS as exc:
         raise SnapshotFormatError(f"{path}: malformed snapshot ({type(exc).__name__}: {exc})") from None
