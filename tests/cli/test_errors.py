@@ -338,7 +338,7 @@ BAD_PLANS: list[tuple[str, bytes, str]] = [
     ("nan", b'[{"Plan": {"Node Type": "Seq Scan", "Plan Rows": NaN}}]', "NaN"),
     ("infinity", b'[{"Plan": {"Node Type": "Nested Loop", "Actual Loops": Infinity}}]', "Infinity"),
     ("overflowing float", b'[{"Plan": {"Node Type": "Hash", "Hash Batches": 1e999}}]', "too large"),
-    ("deep nesting", DEEP.encode(), "not a pgadvisor snapshot"),  # a top level that is not an object, said first
+    ("deep nesting", DEEP.encode(), "nested too deeply"),
     ("not utf-8", '[{"Plan": {"Node Type": "Seq Scan"}}]'.encode("utf-16"), "not a UTF-8 text file"),
     ("a list of numbers", b"[1, 2]", 'no "Plan" object'),
     ("an empty list", b"[]", 'no "Plan" object'),

@@ -261,7 +261,7 @@ def test_failed_flag_hidden_counts_round_trip_and_older_snapshots_read() -> None
     assert isinstance(old.statements_info, StatementsInfo) and old.statements_info.hidden is None
     assert old.activity_info == Unavailable("not collected")
     data["server"] = {"unavailable": "x", "failed": "yes"}
-    with pytest.raises(ValueError, match="expected true/false"):
+    with pytest.raises(ValueError, match="expected `bool`"):
         Snapshot.from_json(json.dumps(data))
 
 
