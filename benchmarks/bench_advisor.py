@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 
 from pgadvisor.cluster import LocalCluster, PgInstall
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 
 SCHEMA = """

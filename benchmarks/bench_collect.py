@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 
 from pgadvisor.cluster import LocalCluster, PgInstall, find_installs
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.reporters import REPORTERS, RenderOptions
 from pgadvisor.snapshot import Snapshot

@@ -22,10 +22,10 @@ import click
 
 from pgadvisor import __version__
 from pgadvisor.checkapi import Severity
-from pgadvisor.collectors import CollectError, ConnectError, collect
 from pgadvisor.config import MAX_TIMEOUT_MS, Config, ConfigError, load_config
 from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import CollectError, ConnectError, collect
 from pgadvisor.redact import redact_message, scrub_snapshot
 from pgadvisor.registry import load as load_registry
 from pgadvisor.reporters import REPORTERS, RenderOptions

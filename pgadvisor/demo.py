@@ -17,9 +17,9 @@ import click
 
 from pgadvisor.checkapi import Severity
 from pgadvisor.cluster import ClusterError, LocalCluster, PgInstall, find_installs
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.reporters import REPORTERS, RenderOptions
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from pgadvisor.checkapi import Finding
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.snapshot import StandbyStatus
 

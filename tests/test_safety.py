@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from pgadvisor.cli import run_cli
-from pgadvisor.collectors import collect
 from pgadvisor.collectors.base import Ctx, fetch, guarded
 from pgadvisor.connection import SessionOptions, connect, mark, redact, redact_sql
+from pgadvisor.phases import collect
 from pgadvisor.snapshot import OWN_QUERY_MARKER, ServerInfo, TableRow, Unavailable, is_own
 
 

@@ -65,11 +65,13 @@ class MissingIndex(Check[MissingThresholds]):
     with expression, partial and INCLUDE variants. A candidate an existing valid index already serves is dropped.
 
     Tier A (HypoPG installed, and an auditing role that may plan each statement as the role that ran it): the
-    collector plans every statement's generic plan with each hypothetical index (`hypopg_create_index` in the
-    read-only session; nothing is built or executed), a greedy selection keeps the indexes with the best time
-    saved (calls x mean time x cost reduction) per MiB net of write overhead, and every affected statement is
-    planned again with the whole set; an index the joint plan does not use is not recommended. Tier B (no
-    HypoPG, or no statement could be planned as its role):
+    collector plans every statement's generic plan with each hypothetical index alone (`hypopg_create_index` in
+    the read-only session; nothing is built or executed), and once more with every candidate that lowered a
+    cost on its tables. This check then selects, with these thresholds: a greedy pass keeps the indexes with the
+    best time saved (calls x mean time x cost reduction) per MiB net of write overhead. An index is `verified`
+    when the planner still uses it for a statement it serves with all the alternatives present; one the planner
+    then passes over for another chosen index is not recommended. Tier B (no HypoPG, or no statement could be
+    planned as its role):
     the planner's index cost formula fed with `pg_stats` (or the statement's rows per call when pg_stats is not
     readable), for single-table statements that read most of their table per call; labelled `estimate` and
     unverified, with low confidence, and `estimate_because` says why tier A was not used (the what-if part's
@@ -92,7 +94,9 @@ class MissingIndex(Check[MissingThresholds]):
     Costs are the planner's estimates (HypoPG's are within a few percent on average, about 35 % at worst);
     generic plans assume default selectivities for `$n` ranges. Time per day is extrapolated from the
     statistics window, so a young window gives low confidence. Statements seen only on standbys are not in the
-    primary's pg_stat_statements.
+    primary's pg_stat_statements. A statement's saving is that of its best single index: the chosen set is not
+    planned as such (the collector measures without thresholds), so a plan combining two chosen indexes (a
+    BitmapAnd, a join using both) is credited as the better one alone.
 
     ## References
     https://hypopg.readthedocs.io/
@@ -148,18 +152,20 @@ class MissingIndex(Check[MissingThresholds]):
         stmts, options, prefix_of = advisor.tier_a_inputs(whatif, by_id, tables, window, table_window)
         selection = advisor.select(stmts, options, opts, prefix_of)
         cands = {c.id: c for c in whatif.candidates}
-        together = set(whatif.chosen)
-        joint = {p.queryid: p for p in whatif.plans if p.candidates and set(p.candidates) == together}
-        verified = set(selection.chosen) <= together
+        # each statement planned once more with every candidate that lowered a cost on its tables (two or more):
+        # the index the planner prefers when the alternatives exist too
+        joint = {p.queryid: p for p in whatif.plans if len(p.candidates) > 1 and p.cost is not None}
+        chosen = set(selection.chosen)
         costs = {s.queryid: s for s in stmts}
         for idx in selection.chosen:
             c = cands[idx]
             served = sorted(q for q, i in selection.serves.items() if i == idx)
-            if verified and not any(idx in joint[q].used for q in served if q in joint):
-                continue  # the joint plan prefers another index: this one would not be used
+            prefers = [set(joint[q].used) if q in joint else {idx} for q in served]
+            if served and all(idx not in used and used & chosen for used in prefers):
+                continue  # with the alternatives present the planner takes another chosen index instead
+            verified = any(idx in used for used in prefers)
             cand = Candidate(c.schema, c.table, c.keys, c.directions, c.include, c.predicate)
-            after = {q: (joint[q].cost if verified and q in joint and joint[q].cost is not None
-                         else costs[q].after.get(idx)) for q in served}
+            after = {q: costs[q].after.get(idx) for q in served}
             yield self._finding(snap, t, database, cand, selection, idx, served, by_id, costs, after,
                                 size=float(c.size_bytes or 0), tier="hypopg", verified=verified,
                                 window=window, table_window=table_window, tables=tables)
@@ -274,7 +280,7 @@ class MissingIndex(Check[MissingThresholds]):
                 "saved": fmt_duration(saved_ms / 1000.0),
                 "n_statements": len(served),
                 "unverified": ", unverified estimate" if tier == "estimate" else (
-                    ", re-planned together" if verified else ", planned alone"),
+                    ", preferred over the alternatives" if verified else ", planned alone"),
                 "size": fmt_bytes(size),
             },
             fix_sql=cand.ddl(),

@@ -1,8 +1,8 @@
 """The missing-index advisor's pure logic: workload needs, candidates, the tier B cost model, greedy selection.
 
-Nothing here talks to PostgreSQL. The what-if collector (`pgadvisor.collectors.whatif`) uses it to choose which
-hypothetical indexes to plan with; the missing-index check uses it, through `pgadvisor.checkapi.advice`, to rank
-and select from the snapshot.
+Nothing here talks to PostgreSQL. Phase 2 of the collection (`pgadvisor.phases`) uses it to propose the
+hypothetical indexes the what-if collector plans with, without thresholds; the missing-index check uses it,
+through `pgadvisor.checkapi.advice`, to rank and select from the snapshot with the user's thresholds.
 """
 
 from __future__ import annotations

@@ -1,63 +1,34 @@
 """Collectors: the only code that talks to PostgreSQL. `collect()` reads one server into a `Snapshot`.
 
-Cluster-wide sources (settings, activity, replication, ...) are read once; per-database sources (tables,
-indexes, foreign keys, ...) are read in the connected database, or in every connectable one with
-`all_databases=True`. Each source that fails becomes `Unavailable(reason)` and the collection goes on; only a
-failed connection to the target itself stops it (ConnectError / CollectError, exit code 3).
+Every part is a row of the registry (`sources.SOURCES`), read in its order. Cluster-wide sources (settings,
+activity, replication, ...) are read once; per-database sources (tables, indexes, foreign keys, ...) are read in
+the connected database, or in every connectable one with `all_databases=True`, and merged. The what-if part
+comes last, in the connected database, from the candidate indexes phase 2 proposes (`pgadvisor.phases`, which
+is how a collection is normally started). Each source that fails becomes `Unavailable(reason)` and the
+collection goes on; only a failed connection to the target itself stops it (ConnectError / CollectError, exit
+code 3).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from pgadvisor import __version__
-from pgadvisor.collectors.base import CollectError, Ctx, fetch, guarded
-from pgadvisor.collectors.index_stats import collect_index_parts
-from pgadvisor.collectors.replication import collect_replicas, collect_slots, collect_standby
-from pgadvisor.collectors.settings import collect_settings
-from pgadvisor.collectors.statements import collect_statements, collect_statements_info
-from pgadvisor.collectors.whatif import collect_whatif_part
+from pgadvisor.collectors.base import CollectError, Ctx, guarded
+from pgadvisor.collectors.sources import SOURCES, Round, Source, unavailable_below
+from pgadvisor.collectors.whatif import Propose
 from pgadvisor.connection import ConnectError, SessionOptions, connect, describe_target
-from pgadvisor.snapshot import (
-    HIDDEN_TEXT,
-    ActivityInfo,
-    ActivityRow,
-    CheckpointerInfo,
-    ColumnRow,
-    DatabaseRow,
-    ExtensionRow,
-    ForeignKeyRow,
-    IndexRow,
-    LockRow,
-    RoleRow,
-    SequenceRow,
-    ServerInfo,
-    Snapshot,
-    StatementRow,
-    StatementsInfo,
-    TableRow,
-    Unavailable,
-)
+from pgadvisor.snapshot import HIDDEN_TEXT, ActivityInfo, ActivityRow, ServerInfo, Snapshot, Unavailable
 
-__all__ = ["CollectError", "ConnectError", "Progress", "collect"]
+__all__ = ["SOURCES", "CollectError", "ConnectError", "Progress", "Source", "collect"]
 
 Progress = Callable[[str], None]
-
-# Per-database sources: snapshot part -> row class. Each is one .sql file family.
-_PER_DATABASE: dict[str, type[Any]] = {
-    "extensions": ExtensionRow,
-    "tables": TableRow,
-    "indexes": IndexRow,
-    "foreign_keys": ForeignKeyRow,
-    "columns": ColumnRow,
-    "sequences": SequenceRow,
-}
+NOT_COLLECTED = Unavailable("not collected")
 
 
 def collect(
@@ -66,14 +37,19 @@ def collect(
     *,
     all_databases: bool = False,
     progress: Progress | None = None,
+    propose: Propose | None = None,
 ) -> Snapshot:
-    """Read the server behind `dsn` into a snapshot."""
+    """Read the server behind `dsn` into a snapshot.
+
+    `propose` is phase 2, the advisor's candidate indexes for the what-if part; `pgadvisor.phases.collect`
+    supplies it (collectors may not import the advisor). Without it the what-if part is not collected.
+    """
     opts = opts or SessionOptions()
     say = progress or (lambda _msg: None)
     say("connecting")
     conn = connect(dsn, opts)
     try:
-        return _collect(conn, dsn, opts, all_databases=all_databases, say=say)
+        return _collect(conn, dsn, opts, all_databases=all_databases, say=say, propose=propose)
     except psycopg.OperationalError as exc:
         from pgadvisor.connection import redact
 
@@ -104,30 +80,23 @@ def _pick_server() -> str:
 
 
 def _collect(
-    conn: psycopg.Connection[Any], dsn: str | None, opts: SessionOptions, *, all_databases: bool, say: Progress
+    conn: psycopg.Connection[Any], dsn: str | None, opts: SessionOptions, *, all_databases: bool, say: Progress,
+    propose: Propose | None,
 ) -> Snapshot:
     started = time.time()
     version = conn.info.server_version
     ctx = Ctx(conn=conn, version=version, database=conn.info.dbname, opts=opts, dsn=dsn)
     if version < 130000:
         raise CollectError(f"PostgreSQL {version // 10000} is not supported (pgadvisor reads 13 to 18)")
+    # The server comes first, outside the registry: what every source is read with (recovery, pg_monitor).
     server = guarded(ctx, "server", lambda: _server_info(ctx))
-    in_recovery = isinstance(server, ServerInfo) and server.in_recovery
     ctx.monitor = isinstance(server, ServerInfo) and (server.has_pg_monitor or server.is_superuser)
 
-    say("reading settings")
-    settings = guarded(ctx, "settings", lambda: collect_settings(ctx))
-    say("reading databases, activity and locks")
-    databases = guarded(ctx, "databases", lambda: tuple(fetch(ctx, DatabaseRow, "databases")))
-    activity = guarded(ctx, "activity", lambda: tuple(fetch(ctx, ActivityRow, "activity")))
-    activity_info = activity if isinstance(activity, Unavailable) else _activity_info(activity)
-    locks = guarded(ctx, "locks", lambda: tuple(fetch(ctx, LockRow, "locks")))
-    checkpointer = guarded(ctx, "checkpointer", lambda: fetch(ctx, CheckpointerInfo, "checkpointer")[0])
-    roles = guarded(ctx, "roles", lambda: tuple(fetch(ctx, RoleRow, "roles")))
-    say("reading replication")
-    replicas = guarded(ctx, "replicas", lambda: collect_replicas(ctx))
-    slots = guarded(ctx, "slots", lambda: collect_slots(ctx))
-    standby = guarded(ctx, "standby", lambda: collect_standby(ctx, in_recovery=in_recovery))
+    cluster: dict[str, Any] = {"server": server}
+    for src in _scope("cluster"):
+        cluster[src.part] = _read(ctx, src, cluster, say)
+    databases = cluster["databases"]
+    activity = cluster["activity"]
 
     targets = [ctx.database]
     notes: list[str] = []
@@ -140,9 +109,10 @@ def _collect(
             targets += [d.name for d in databases if d.allow_connections and d.name != ctx.database
                         and d.name not in ("template0", "template1")]
 
-    per_db: dict[str, list[tuple[str, Any]]] = {part: [] for part in _PER_DATABASE}
-    statements_info: StatementsInfo | Unavailable = Unavailable("not collected")
-    statements: tuple[StatementRow, ...] | Unavailable = Unavailable("not collected")
+    concat = [s for s in _scope("database") if s.merge == "concat"]
+    first = [s for s in _scope("database") if s.merge == "first"]
+    per_db: dict[str, list[tuple[str, Any]]] = {src.part: [] for src in concat}
+    kept: dict[str, Any] = {src.part: NOT_COLLECTED for src in first}
     collected: list[str] = []
     stats = ctx.stats
     for index, dbname in enumerate(targets, start=1):
@@ -158,21 +128,17 @@ def _collect(
             db_ctx = Ctx(conn=db_conn, version=version, database=dbname, opts=opts, dsn=dsn, stats=stats,
                          monitor=ctx.monitor)
         try:
-            for part, row_cls in _PER_DATABASE.items():
-                say(f"reading {part.replace('_', ' ')}{label}")
-                per_db[part].append((dbname, guarded(db_ctx, part, partial(_rows, db_ctx, row_cls, part))))
-            say(f"reading column statistics, index bloat and qualifier statistics{label}")
-            for part, value in collect_index_parts(db_ctx).items():
-                per_db.setdefault(part, []).append((dbname, value))
-            if not isinstance(statements, tuple):
-                say(f"reading pg_stat_statements{label}")
-                info = guarded(db_ctx, "statements_info", partial(collect_statements_info, db_ctx))
-                if isinstance(info, StatementsInfo):
-                    statements_info = info
-                    statements = guarded(db_ctx, "statements", partial(collect_statements, db_ctx, info))
-                elif isinstance(statements_info, Unavailable):
-                    statements_info = info
-                    statements = info
+            got: dict[str, Any] = {}
+            for src in concat:
+                got[src.part] = _read(db_ctx, src, got, say, label)
+                per_db[src.part].append((dbname, got[src.part]))
+            if first and any(isinstance(kept[src.part], Unavailable) for src in first):
+                # the first database that gives the group wins; a failure replaces only a failure
+                for src in first:
+                    got[src.part] = _read(db_ctx, src, got, say, label)
+                lead = first[0].part
+                if not isinstance(got[lead], Unavailable) or isinstance(kept[lead], Unavailable):
+                    kept.update({src.part: got[src.part] for src in first})
             collected.append(dbname)
         finally:
             if db_ctx is not ctx:
@@ -182,35 +148,41 @@ def _collect(
     for part, results in per_db.items():
         parts[part], part_notes = _merge(part, results)
         notes += part_notes
-    say("planning the workload with hypothetical indexes")
-    parts["whatif"] = collect_whatif_part(ctx, parts, statements, statements_info, server, started)
+    parts.update(kept)
+    for src in _scope("connected"):
+        parts[src.part] = _read(ctx, src, {**cluster, **parts}, say, propose=propose)
     if isinstance(server, ServerInfo):
         server = ServerInfo(**{**_asdict(server), "databases_collected": tuple(collected)})
+    cluster.pop("server")
     return Snapshot(
         target=describe_target(dsn, conn),
         collected_at=started,
         pgadvisor_version=__version__,
         server=server,
-        settings=settings,
-        databases=databases,
-        activity=activity,
-        activity_info=activity_info,
-        locks=locks,
-        checkpointer=checkpointer,
-        roles=roles,
-        replicas=replicas,
-        slots=slots,
-        standby=standby,
-        statements=statements,
-        statements_info=statements_info,
+        activity_info=activity if isinstance(activity, Unavailable) else _activity_info(activity),
         notes=tuple(notes),
         collector_stats=tuple(stats),
+        **cluster,
         **parts,
     )
 
 
-def _rows(ctx: Ctx, row_cls: type[Any], source: str) -> tuple[Any, ...]:
-    return tuple(fetch(ctx, row_cls, source))
+def _scope(scope: str) -> list[Source]:
+    return [src for src in SOURCES if src.scope == scope]
+
+
+def _read(ctx: Ctx, src: Source, got: dict[str, Any], say: Progress, label: str = "", *,
+          propose: Propose | None = None) -> Any:
+    """One source, guarded; its progress message first. A required part that is Unavailable stands in for it."""
+    if src.say is not None:
+        say(src.say + label)
+    missing = next((got[r] for r in src.requires if isinstance(got.get(r), Unavailable)), None)
+    if missing is not None:
+        return missing
+    too_old = unavailable_below(src, ctx.version)
+    if too_old is not None:
+        return too_old
+    return guarded(ctx, src.part, lambda: src.read(ctx, Round(got, propose)))
 
 
 def _merge(part: str, results: list[tuple[str, Any]]) -> tuple[Any, list[str]]:

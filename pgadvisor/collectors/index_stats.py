@@ -184,15 +184,3 @@ def plain_constant(text: str | None) -> str | None:
 
 def _fields(row: QualStatRow) -> dict[str, Any]:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
-
-
-def collect_index_parts(ctx: Ctx, block_size: int = 8192) -> dict[str, Any]:
-    """The per-database index analysis parts, each guarded: column_stats, index_bloat, qual_stats."""
-    from pgadvisor.collectors.base import guarded
-
-    stats = guarded(ctx, "column_stats", lambda: collect_column_stats(ctx))
-    return {
-        "column_stats": stats,
-        "index_bloat": guarded(ctx, "index_bloat", lambda: collect_index_bloat(ctx, stats, block_size)),
-        "qual_stats": guarded(ctx, "qual_stats", lambda: collect_qual_stats(ctx)),
-    }

@@ -1,5 +1,11 @@
 """Tier A of the missing-index advisor: plan the workload with hypothetical indexes (HypoPG), build nothing.
 
+This collector measures and never chooses. Its work comes from phase 2 of the collection (`pgadvisor.phases`):
+the workload statements worth planning and the candidate indexes, computed by the advisor from the parts phase 1
+collected. Here each statement is planned with today's indexes, then with each candidate alone, then once with
+every candidate that lowered a cost of its tables' statements (no threshold: a lower cost is a measurement), and
+the costs are recorded. Which indexes to recommend is IX011's decision, with the user's thresholds.
+
 Planning is execution, so every statement of pg_stat_statements goes through `collectors.planning.plan()`: as
 the role that ran it (never as the auditing role), with that role's search_path, only when every function it
 can reach is trusted (built in, or a superuser's C function or function with a fixed search_path), read-only,
@@ -11,8 +17,7 @@ member of no application role), the part is Unavailable and IX011 falls back to 
 
 `hypopg_create_index` only adds an index to this backend's memory, and is run by the auditing role: a candidate
 whose expressions or predicate call a function or operator that is not trusted (same rule) is not created.
-Then the advisor's greedy selection (default limits) chooses a set, and every affected statement is planned
-again with the whole set, so an index that only wins alone is caught. `hypopg_reset()` always runs at the end.
+`hypopg_reset()` always runs at the end.
 
 EXPLAIN needs SELECT on the tables: when the roles that ran the statements lack it, the part says so.
 """
@@ -20,16 +25,13 @@ EXPLAIN needs SELECT on the tables: when the roles that ran the statements lack 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Set
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
 
-from pgadvisor import advisor
-from pgadvisor.advisor import Candidate, SelectOptions, WorkloadStatement
-from pgadvisor.analysis import analyze
 from pgadvisor.collectors import planning
 from pgadvisor.collectors.base import Ctx, extension_schema
 from pgadvisor.snapshot import (
@@ -50,29 +52,73 @@ MAX_CANDIDATES = 200
 
 @dataclass(frozen=True)
 class WhatIfInputs:
-    """The snapshot parts the what-if collector works from (already collected)."""
+    """The snapshot parts the what-if phase works from (already collected), for one database."""
 
+    database: str
     statements: tuple[StatementRow, ...] | Unavailable
     tables: tuple[TableRow, ...] | Unavailable
     columns: tuple[ColumnRow, ...] | Unavailable
     indexes: tuple[IndexRow, ...] | Unavailable
     column_stats: tuple[ColumnStatsRow, ...] | Unavailable
-    window_s: float
-    table_window_s: float
 
 
-class _Denied(Exception):
-    """EXPLAIN was refused for lack of SELECT privilege."""
+class Plannable(Protocol):
+    """What planning a statement needs: its row (text, role) and its highest `$n`."""
+
+    @property
+    def row(self) -> StatementRow: ...
+
+    @property
+    def max_param(self) -> int: ...
 
 
-def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
+@dataclass(frozen=True)
+class WorkStatement:
+    """A workload statement to plan: its row, its highest `$n`, and the tables its scans read."""
+
+    row: StatementRow
+    max_param: int
+    tables: frozenset[tuple[str, str]]  # (schema, table) of its indexable scans
+    names: tuple[tuple[str | None, str], ...]  # relations its text names (lock guard); () if none locked
+
+
+@dataclass(frozen=True)
+class ProposedIndex:
+    """A candidate index to create hypothetically: where, its parts, and its DDL."""
+
+    schema: str
+    table: str
+    keys: tuple[str, ...]
+    directions: tuple[str, ...]
+    include: tuple[str, ...]
+    predicate: str | None
+    ddl: str  # CREATE INDEX CONCURRENTLY ..., as recommended
+    create_ddl: str  # CREATE INDEX ..., as hypopg_create_index takes it
+    sources: tuple[int, ...]  # queryids whose scans produced it
+
+
+@dataclass(frozen=True)
+class WhatIfWork:
+    """Phase 2's hand-over: what to plan and with which candidates, and what it left out."""
+
+    statements: tuple[WorkStatement, ...]
+    candidates: tuple[ProposedIndex, ...]
+    unplannable: int  # workload statements not a single SELECT/UPDATE/DELETE with an indexable filter, or unparsed
+    covered: int  # candidates dropped because an existing index serves them
+
+
+Propose = Callable[[WhatIfInputs, frozenset[tuple[str, str]]], WhatIfWork]
+"""Phase 2 (supplied by `pgadvisor.phases`): the what-if collector's work, from the collected parts and the
+relations locked now (ACCESS EXCLUSIVE held or awaited); candidates come only from statements that touch none
+(`touches`)."""
+
+
+def collect_whatif(ctx: Ctx, inputs: WhatIfInputs, propose: Propose) -> WhatIf | Unavailable:
     """Plan the database's workload with hypothetical indexes; Unavailable when HypoPG or privileges lack."""
     for name in ("statements", "tables", "columns", "indexes"):
         part = getattr(inputs, name)
         if isinstance(part, Unavailable):
             return Unavailable(f"needs {name}: {part.reason}")
-    assert isinstance(inputs.statements, tuple) and isinstance(inputs.tables, tuple)
-    assert isinstance(inputs.columns, tuple) and isinstance(inputs.indexes, tuple)
     hypo_schema = extension_schema(ctx.conn, "hypopg")
     if hypo_schema is None:
         return Unavailable(f"hypopg is not installed in database {ctx.database} (CREATE EXTENSION hypopg)")
@@ -80,18 +126,13 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
         cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'hypopg'")
         version_row = cur.fetchone()
     hypo_version = str(version_row[0]) if version_row else "?"
-    schema = advisor.build_schema(ctx.database, inputs.tables, inputs.columns, inputs.indexes)
-    rows = advisor.workload(inputs.statements, ctx.database, min_calls=2, min_mean_ms=0.0, coverage=0.99,
-                            limit=MAX_STATEMENTS)
-    analysed = [w for w in (advisor.analyse(r, schema) for r in rows) if w is not None and w.needs]
     # Planning a statement, or creating a hypothetical index, opens its tables (ACCESS SHARE): never for a
     # table on which ACCESS EXCLUSIVE is held or awaited, so pgadvisor does not queue behind DDL.
     locked = _locked_relations(ctx)
-    skipped_locked = [w for w in analysed if _touches(w.row.query, locked)]
-    analysed = [w for w in analysed if w not in skipped_locked]
-    selectivity = advisor.selectivity_from(inputs.column_stats, inputs.tables)
-    proposal = advisor.propose(analysed, inputs.indexes, selectivity, limit=MAX_CANDIDATES)
-    proposal = replace(proposal, candidates=tuple(c for c in proposal.candidates if (c.schema, c.table) not in locked))
+    work = propose(inputs, frozenset(locked))
+    skipped_locked = [w for w in work.statements if touches(w.names, locked)]
+    analysed = [w for w in work.statements if w not in skipped_locked]
+    proposed = [c for c in work.candidates if (c.schema, c.table) not in locked]
     method = "generic_plan" if ctx.version >= 160000 else "prepare"
     runner = _Planner(ctx, hypo_schema)
     notes: list[str] = []
@@ -123,13 +164,14 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
                     "EXPLAIN needs SELECT on the workload's tables, which the roles that ran the statements lack "
                     "(GRANT pg_read_all_data TO <role>, 14+); IX011 falls back to its estimate"
                 )
-        ok = {p.queryid for p in plans if p.cost is not None}
-        planned = [st for st in analysed if st.row.queryid in ok]
+        base = {p.queryid: p.cost for p in plans if p.cost is not None}
+        planned = [st for st in analysed if st.row.queryid in base]
         # Only tables whose statements were planned (their definitions passed the trusted-code check), and only
         # candidates whose own expressions call trusted code: hypopg_create_index runs as the auditor.
-        planned_tables = {(n.schema, n.table) for st in planned for n in st.needs}
+        planned_tables = {t for st in planned for t in st.tables}
         refused: Counter[str] = Counter()
-        for idx, cand in enumerate(proposal.candidates):
+        lowered: set[int] = set()  # candidates that lowered some statement's cost, planned alone
+        for idx, cand in enumerate(proposed):
             if (cand.schema, cand.table) not in planned_tables:
                 continue
             why = runner.refused(cand)
@@ -137,33 +179,48 @@ def collect_whatif(ctx: Ctx, inputs: WhatIfInputs) -> WhatIf | Unavailable:
                 refused[why] += 1
                 continue
             oid, size = runner.create(cand)
-            cands.append(_candidate(idx, ctx.database, cand, size, proposal.sources[cand]))
+            cands.append(_candidate(idx, ctx.database, cand, size))
             for st in planned:
-                if any((n.schema, n.table) == (cand.schema, cand.table) for n in st.needs):
+                if (cand.schema, cand.table) in st.tables:
                     plan = runner.plan(st, ((idx, oid),))
                     if plan is not None:
                         plans.append(plan)
+                        if plan.cost is not None and idx in plan.used and plan.cost < base[st.row.queryid]:
+                            lowered.add(idx)
             runner.drop(oid)
         notes.extend(f"{n} candidate(s) not created: {why}" for why, n in sorted(refused.items(), key=lambda r: -r[1]))
-        result = WhatIf(hypo_version, method, tuple(cands), tuple(plans), (), ())
-        chosen = _choose(result, inputs, ctx.database)
-        if chosen:
-            created = tuple((i, runner.create(proposal.candidates[i])[0]) for i in chosen)
-            tables = {(proposal.candidates[i].schema, proposal.candidates[i].table) for i in chosen}
-            for st in planned:
-                if any((n.schema, n.table) in tables for n in st.needs):
-                    plan = runner.plan(st, created)
-                    if plan is not None:
-                        plans.append(plan)
-        if len(analysed) < len(rows):
-            notes.append(f"{len(rows) - len(analysed)} statement(s) not planned: not a single SELECT/UPDATE/DELETE "
+        together = tuple(sorted(lowered))
+        plans += _plan_together(runner, planned, together, proposed)
+        if work.unplannable:
+            notes.append(f"{work.unplannable} statement(s) not planned: not a single SELECT/UPDATE/DELETE "
                          "with an indexable filter, or not parsed")
-        if proposal.covered:
-            notes.append(f"{proposal.covered} candidate(s) dropped: an existing index already serves them")
-        return WhatIf(hypo_version, method, tuple(cands), tuple(plans), chosen, tuple(notes))
+        if work.covered:
+            notes.append(f"{work.covered} candidate(s) dropped: an existing index already serves them")
+        return WhatIf(hypo_version, method, tuple(cands), tuple(plans), together, tuple(notes))
     finally:
         runner.reset()
         _set_lock_timeout(ctx, ctx.opts.lock_timeout_ms)
+
+
+def _plan_together(runner: _Planner, planned: list[WorkStatement], together: tuple[int, ...],
+                   proposed: list[ProposedIndex]) -> list[WhatIfPlan]:
+    """Each statement planned once with every candidate in `together` on its tables, when there are two or more.
+
+    The set depends on measured costs only, not on thresholds: IX011 reads from it which index the planner
+    prefers for a statement when the alternatives exist too.
+    """
+    if len(together) < 2:
+        return []
+    created = {i: runner.create(proposed[i])[0] for i in together}
+    out = []
+    for st in planned:
+        present = tuple((i, created[i]) for i in together
+                        if (proposed[i].schema, proposed[i].table) in st.tables)
+        if len(present) >= 2:
+            plan = runner.plan(st, present)
+            if plan is not None:
+                out.append(plan)
+    return out
 
 
 WHATIF_LOCK_TIMEOUT_MS = 100
@@ -186,29 +243,17 @@ def _locked_relations(ctx: Ctx) -> set[tuple[str, str]]:
         return {(str(s), str(n)) for s, n in cur.fetchall()}
 
 
-def _touches(query: str, locked: set[tuple[str, str]]) -> bool:
+def touches(names: tuple[tuple[str | None, str], ...], locked: Set[tuple[str, str]]) -> bool:
     """Whether a statement reads a locked relation (an unqualified name matches that name in any schema)."""
     if not locked:
         return False
-    names = {name for _, name in locked}
-    for ref in analyze(query).tables:
-        if (ref.schema, ref.name) in locked or (ref.schema is None and ref.name in names):
-            return True
-    return False
+    bare = {name for _, name in locked}
+    return any((schema, name) in locked or (schema is None and name in bare) for schema, name in names)
 
 
-def _choose(result: WhatIf, inputs: WhatIfInputs, database: str) -> tuple[int, ...]:
-    assert isinstance(inputs.statements, tuple) and isinstance(inputs.tables, tuple)
-    rows = {r.queryid: r for r in inputs.statements if r.database == database}
-    tables = {(t.schema, t.name): t for t in inputs.tables if t.database == database}
-    stmts, options, prefix_of = advisor.tier_a_inputs(result, rows, tables, inputs.window_s,
-                                                      inputs.table_window_s)
-    return advisor.select(stmts, options, SelectOptions(), prefix_of).chosen
-
-
-def _candidate(idx: int, database: str, c: Candidate, size: int | None, sources: Sequence[int]) -> WhatIfCandidate:
+def _candidate(idx: int, database: str, c: ProposedIndex, size: int | None) -> WhatIfCandidate:
     return WhatIfCandidate(idx, database, c.schema, c.table, c.keys, c.directions, c.include, c.predicate,
-                           c.ddl(), size, tuple(sources))
+                           c.ddl, size, c.sources)
 
 
 class _Planner:
@@ -227,15 +272,15 @@ class _Planner:
             cur.execute(sql.SQL("SELECT {}.hypopg_reset()").format(self.hypo))
         self.names.clear()
 
-    def refused(self, cand: Candidate) -> str | None:
+    def refused(self, cand: ProposedIndex) -> str | None:
         """Why a candidate may not be created as the auditor (its expressions reach code that is not trusted)."""
         with self.ctx.conn.cursor() as cur:
-            return planning.untrusted_code(cur, cand.ddl(concurrently=False))
+            return planning.untrusted_code(cur, cand.create_ddl)
 
-    def create(self, cand: Candidate) -> tuple[int, int | None]:
+    def create(self, cand: ProposedIndex) -> tuple[int, int | None]:
         with self.ctx.conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT indexrelid::int8, indexname::text FROM {}.hypopg_create_index(%s)")
-                        .format(self.hypo), (cand.ddl(concurrently=False),))
+                        .format(self.hypo), (cand.create_ddl,))
             row = cur.fetchone()
             assert row is not None
             oid, name = int(row[0]), str(row[1])
@@ -256,7 +301,7 @@ class _Planner:
                 else planning.statement_role(self.ctx.conn, name=row.user)
         return self.roles[key]
 
-    def plan(self, st: WorkloadStatement, present: tuple[tuple[int, int], ...]) -> WhatIfPlan | None:
+    def plan(self, st: Plannable, present: tuple[tuple[int, int], ...]) -> WhatIfPlan | None:
         """The plan's cost (or its error) with the `present` candidates; None when it was not planned."""
         ids = tuple(i for i, _ in present)
         by_oid = {oid: i for i, oid in present}
@@ -291,21 +336,19 @@ def _index_names(node: dict[str, Any]) -> Iterator[str]:
         yield from _index_names(child)
 
 
-def collect_whatif_part(
-    ctx: Ctx, parts: dict[str, Any], statements: Any, statements_info: Any, server: Any, started: float
-) -> WhatIf | Unavailable:
-    """The `whatif` snapshot part for the connected database, guarded (called once the other parts exist)."""
-    from pgadvisor.collectors.base import guarded
+def read_whatif(ctx: Ctx, parts: Mapping[str, Any], propose: Propose | None) -> WhatIf | Unavailable:
+    """The `whatif` part for the connected database, from the merged parts; `propose` is phase 2.
 
-    reset = getattr(statements_info, "stats_reset", None)
-    start = getattr(server, "start_time", None)
+    Without `propose` (the advisor's candidates, supplied by `pgadvisor.phases`) the part is not collected.
+    """
+    if propose is None:
+        return Unavailable("not collected: no candidate indexes were proposed (collect through pgadvisor.phases)")
     inputs = WhatIfInputs(
-        statements=statements,
+        database=ctx.database,
+        statements=parts.get("statements", Unavailable("not collected")),
         tables=parts.get("tables", Unavailable("not collected")),
         columns=parts.get("columns", Unavailable("not collected")),
         indexes=parts.get("indexes", Unavailable("not collected")),
         column_stats=parts.get("column_stats", Unavailable("not collected")),
-        window_s=advisor.window_seconds(reset, start, started),
-        table_window_s=advisor.window_seconds(None, start, started),
     )
-    return guarded(ctx, "whatif", lambda: collect_whatif(ctx, inputs))
+    return collect_whatif(ctx, inputs, propose)

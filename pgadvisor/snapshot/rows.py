@@ -563,5 +563,5 @@ class WhatIf:
     plan_method: str  # generic_plan (16+) | prepare (13-15)
     candidates: tuple[WhatIfCandidate, ...]
     plans: tuple[WhatIfPlan, ...]
-    chosen: tuple[int, ...]  # the set the collector re-planned together
+    chosen: tuple[int, ...]  # candidates that lowered a cost alone, planned together per statement (no selection)
     notes: tuple[str, ...]

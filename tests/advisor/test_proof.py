@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import Report, plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.snapshot import Snapshot, Unavailable, WhatIf
 

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from pgadvisor.analysis import analyze
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.snapshot import CheckpointerInfo, ServerInfo, Snapshot, StatementsInfo
 from tests.checks.casefiles import Case, load_cases

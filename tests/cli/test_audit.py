@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from pgadvisor.cli import run_cli
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.snapshot import Snapshot
 

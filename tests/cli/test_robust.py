@@ -399,7 +399,7 @@ def test_rows_hidden_from_a_role_without_pg_monitor_are_counted_and_noted(
 
 
 def _collect(dsn: str) -> Snapshot:
-    from pgadvisor.collectors import collect
+    from pgadvisor.phases import collect
 
     return collect(dsn)
 
@@ -414,7 +414,7 @@ def test_frozen_backend_ends_the_run_with_exit_3(
     cancel cannot reach it, so the client-side deadline closes the connection: exit 3, one line, well within
     connect timeout + statement timeout + 10 s (it hung for 93 s before)."""
     import pgadvisor.cli as cli_module
-    from pgadvisor.collectors import collect
+    from pgadvisor.phases import collect
 
     frozen: list[int] = []
 

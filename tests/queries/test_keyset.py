@@ -9,9 +9,9 @@ from psycopg import sql
 
 from pgadvisor.analysis import rewrite
 from pgadvisor.checkapi.workload import workload
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 
 REGISTRY = load(entry_points=False)

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from pgadvisor.analysis import analyze
-from pgadvisor.collectors import collect
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
+from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.snapshot import Snapshot
 
