@@ -107,7 +107,7 @@ def free_port() -> int:
         return port
 
 
-def scram_verifier(password: str, *, iterations: int = _SCRAM_ITERATIONS) -> str:
+def _scram_verifier(password: str, *, iterations: int = _SCRAM_ITERATIONS) -> str:
     """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5803 format), with a random salt.
 
     `CREATE ROLE ... PASSWORD '<verifier>'` and `initdb --pwfile` store such a string as is, so the clear
@@ -125,9 +125,8 @@ def scram_verifier(password: str, *, iterations: int = _SCRAM_ITERATIONS) -> str
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
-def conf_value(value: str) -> str:
+def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
 
 
 _LIVE: set[PgServer] = set()
@@ -138,6 +137,7 @@ def _close_leftovers() -> None:
     for cluster in list(_LIVE):
         with contextlib.suppress(Exception):
             cluster.close()
+
 
 class PgServer:
     """One throwaway PostgreSQL server, run as an unprivileged OS user when we are root.
@@ -264,7 +264,7 @@ class PgServer:
             self._write_file(self.datadir / "pg_hba.conf", self.hba())
             return
         pwfile = self.base_dir / "initdb.pw"
-        self._write_file(pwfile, scram_verifier(self._password) + "\n")
+        self._write_file(pwfile, _scram_verifier(self._password) + "\n")
         try:
             self._run([*args, "--auth=scram-sha-256", f"--pwfile={pwfile}"])
         finally:
@@ -369,7 +369,7 @@ class PgServer:
         """
         query = sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name))
         if self._password is not None:
-            verifier = scram_verifier(self._password)
+            verifier = _scram_verifier(self._password)
             query = sql.SQL("{} PASSWORD {}").format(query, sql.Literal(verifier))
         self.execute(query)
         for group in member_of:
@@ -453,7 +453,7 @@ class PgServer:
         return path
 
     def _write_settings(self) -> None:
-        body = "".join(f"{k} = {conf_value(v)}\n" for k, v in self.server_settings().items())
+        body = "".join(f"{k} = {_conf_value(v)}\n" for k, v in self.server_settings().items())
         self._write_file(
             self.datadir / "pgadvisor.conf", "# Written by pgadvisor at each start.\n" + body
         )
