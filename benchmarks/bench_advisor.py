@@ -19,14 +19,18 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from pgadvisor.cluster import LocalCluster, PgInstall
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fixtures.cluster
+
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import collect
 from pgadvisor.registry import load
+from tests.fixtures.cluster import LocalCluster, debian_install
 
 SCHEMA = """
 CREATE EXTENSION hypopg; CREATE EXTENSION pg_qualstats;
@@ -157,7 +161,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args()
     counts = {"customers": args.customers, "orders": args.orders, "events": args.events}
-    install = PgInstall.debian(15)
+    install = debian_install(15)
     assert install is not None, "needs PostgreSQL 15 with hypopg and pg_qualstats"
     settings = {"shared_preload_libraries": "pg_stat_statements,pg_qualstats"}
     with LocalCluster(install, settings=settings) as server:

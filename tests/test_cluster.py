@@ -1,4 +1,5 @@
-"""Tests of the real-server harness: pgadvisor.cluster and the fixtures in tests/fixtures/clusters.py."""
+"""Tests of the real-server harness: pgadvisor.demo_server, tests/fixtures/cluster.py and the fixtures in
+tests/fixtures/clusters.py."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from pgadvisor import cluster
-from pgadvisor.cluster import (
+from pgadvisor import demo_server
+from pgadvisor.pginstall import server_os_user
+from tests.fixtures.cluster import (
     PASSWORD_ROLE,
     ClusterError,
     LocalCluster,
     PgInstall,
+    debian_install,
     find_installs,
-    server_os_user,
 )
 from tests.fixtures.clusters import (
     MONITOR_ROLE,
@@ -67,7 +69,7 @@ def _assert_runs_unprivileged(server: LocalCluster) -> None:
 @pytest.fixture(scope="module")
 def any_install() -> PgInstall:
     """Some installed PostgreSQL, for tests of LocalCluster itself (Debian's 15 preferred)."""
-    install = PgInstall.debian(15) or PgInstall.embedded()
+    install = debian_install(15) or PgInstall.embedded()
     if install is None:
         pytest.skip("no PostgreSQL installed")
     return install
@@ -347,8 +349,8 @@ def test_start_retries_on_a_port_clash(any_install: PgInstall, monkeypatch: pyte
         s.listen()
         taken = s.getsockname()[1]
         picks = iter([taken])
-        real = cluster._free_port
-        monkeypatch.setattr(cluster, "_free_port", lambda: next(picks, None) or real())
+        real = demo_server.free_port
+        monkeypatch.setattr(demo_server, "free_port", lambda: next(picks, None) or real())
         with LocalCluster(any_install) as c:
             assert c.port != taken
             assert c.execute("SELECT 1") == [(1,)]

@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from pgadvisor.cli import run_cli
-from pgadvisor.cluster import CLUSTER_DIR_ENV, ClusterError, LocalCluster, OsUser
 from pgadvisor.connection import connect
 from pgadvisor.demo import DEMO_DB, MONITOR, keep_message, start_server
+from pgadvisor.demo_server import CLUSTER_DIR_ENV, OsUser, PgServer
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +54,48 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing(cluster_parent: Path
     assert list(cluster_parent.iterdir()) == []
 
 
+def _postmaster_alive(pid: int) -> bool:
+    """True if process `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_demo_keep_leaves_a_running_server_and_one_command_that_removes_it(cluster_parent: Path) -> None:
+    """With --keep the server outlives the demo (the exit clean-up leaves it alone), the printed psql line
+    connects, and the printed stop command stops the postmaster and deletes every file the demo made."""
+    env = {**os.environ, CLUSTER_DIR_ENV: str(cluster_parent)}
+    res = subprocess.run([sys.executable, "-m", "pgadvisor.cli", "demo", "--keep", "--format", "json"],
+                         capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["findings"]
+    psql = re.search(r'^  (\S+/psql) "([^"]+)"$', res.stderr, re.MULTILINE)
+    stop = re.search(r"^Stop and remove it with:\n  (.+)$", res.stderr, re.MULTILINE)
+    assert psql is not None, res.stderr
+    assert stop is not None, res.stderr
+    made = sorted(cluster_parent.iterdir())
+    assert made, "the kept server's directory is gone"
+    datadirs = [p / "data" for p in made if (p / "data" / "postmaster.pid").exists()]
+    assert len(datadirs) == 1, made
+    pid = int((datadirs[0] / "postmaster.pid").read_text().split()[0])
+    assert _postmaster_alive(pid)
+    env_psql = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": os.environ.get("HOME", "/")}
+    query = subprocess.run([psql.group(1), "-w", "-X", "-At", "-c", "SELECT current_database()", psql.group(2)],
+                           capture_output=True, text=True, timeout=60, check=False, env=env_psql, cwd="/")
+    assert (query.returncode, query.stdout.strip()) == (0, DEMO_DB), query.stderr
+
+    done = subprocess.run(stop.group(1), shell=True, capture_output=True, text=True, timeout=120, check=False,
+                          cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert not _postmaster_alive(pid)
+    assert list(cluster_parent.iterdir()) == []
+    gone = subprocess.run([psql.group(1), "-w", "-X", "-At", "-c", "SELECT 1", psql.group(2)],
+                          capture_output=True, text=True, timeout=60, check=False, env=env_psql, cwd="/")
+    assert gone.returncode != 0
+
+
 def _private(path: Path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
 
@@ -70,7 +112,7 @@ def _other_os_user(server: OsUser | None) -> OsUser:
     pytest.skip("no unprivileged OS user other than the server's")
 
 
-def _psql_as(user: OsUser | None, cluster: LocalCluster, conninfo: str) -> subprocess.CompletedProcess[str]:
+def _psql_as(user: OsUser | None, cluster: PgServer, conninfo: str) -> subprocess.CompletedProcess[str]:
     """`psql -w -c 'SELECT 1'` as `user` (None: as ourselves), with no PG* variables."""
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": user.home if user else os.environ.get("HOME", "/")}
     return subprocess.run(
@@ -81,7 +123,7 @@ def _psql_as(user: OsUser | None, cluster: LocalCluster, conninfo: str) -> subpr
 
 
 @pytest.fixture(scope="module")
-def demo_server() -> Iterator[LocalCluster]:
+def demo_server() -> Iterator[PgServer]:
     """The demo's own server, started by demo.start_server() (nothing planted)."""
     cluster = start_server()
     try:
@@ -90,7 +132,7 @@ def demo_server() -> Iterator[LocalCluster]:
         cluster.close()
 
 
-def test_demo_server_listens_on_no_tcp_port(demo_server: LocalCluster) -> None:
+def test_demo_server_listens_on_no_tcp_port(demo_server: PgServer) -> None:
     """listen_addresses is empty, TCP to 127.0.0.1 is refused, and pg_hba.conf trusts nobody."""
     assert demo_server.execute("SHOW listen_addresses") == [("",)]
     rules = demo_server.execute("SELECT type, auth_method, error FROM pg_hba_file_rules")
@@ -99,11 +141,9 @@ def test_demo_server_listens_on_no_tcp_port(demo_server: LocalCluster) -> None:
     with pytest.raises(psycopg.OperationalError, match="refused"):
         psycopg.connect(host="127.0.0.1", port=demo_server.port, user="postgres", dbname="postgres",
                         connect_timeout=10)
-    with pytest.raises(ClusterError, match="private"):
-        demo_server.make_standby()
 
 
-def test_demo_files_are_private(demo_server: LocalCluster) -> None:
+def test_demo_files_are_private(demo_server: PgServer) -> None:
     """The data directory, the socket directory and the passfile are closed to group and others."""
     assert demo_server.passfile is not None
     for path in (demo_server.base_dir, demo_server.datadir, demo_server.socket_dir, demo_server.passfile,
@@ -116,7 +156,7 @@ def test_demo_files_are_private(demo_server: LocalCluster) -> None:
     assert demo_server.datadir.stat().st_uid == server_uid
 
 
-def test_demo_needs_the_generated_password(demo_server: LocalCluster) -> None:
+def test_demo_needs_the_generated_password(demo_server: PgServer) -> None:
     """Even a process that reaches the socket cannot log in without the password in the passfile."""
     no_password = {"host": str(demo_server.socket_dir), "port": demo_server.port, "dbname": "postgres",
                    "passfile": "/nonexistent", "connect_timeout": 10}
@@ -134,7 +174,7 @@ def test_demo_needs_the_generated_password(demo_server: LocalCluster) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can try the socket as another OS user")
-def test_other_os_users_cannot_connect(demo_server: LocalCluster) -> None:
+def test_other_os_users_cannot_connect(demo_server: PgServer) -> None:
     """Another OS user cannot even reach the socket; the server's own OS user reaches it but has no password."""
     target = f"host={demo_server.socket_dir} port={demo_server.port} user=postgres dbname=postgres"
     other = _psql_as(_other_os_user(demo_server.os_user), demo_server, target)
@@ -148,7 +188,7 @@ def test_other_os_users_cannot_connect(demo_server: LocalCluster) -> None:
     assert (mine.returncode, mine.stdout.strip()) == (0, "postgres"), mine.stderr
 
 
-def test_keep_message_commands_work(demo_server: LocalCluster, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keep_message_commands_work(demo_server: PgServer, capsys: pytest.CaptureFixture[str]) -> None:
     """What `demo --keep` prints connects: the pgadvisor audit line and the psql line, without a password."""
     message = keep_message(demo_server)
     assert demo_server.passfile is not None

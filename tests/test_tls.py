@@ -20,8 +20,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from pgadvisor.cli import EXIT_COLLECT, run_cli
-from pgadvisor.cluster import PASSWORD_ROLE, LocalCluster, find_installs
 from pgadvisor.connection import connect
+from tests.fixtures.cluster import PASSWORD_ROLE, LocalCluster, find_installs, has_ssl
 
 TLS_PASSWORD = f"Tls-{secrets.token_hex(8)}"
 """The password of PASSWORD_ROLE on the TLS server: must never appear in an error."""
@@ -103,7 +103,7 @@ def tls_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     install = find_installs().get(major)
     if install is None:
         pytest.skip(f"PostgreSQL {major} is not installed")
-    if not install.has_ssl:
+    if not has_ssl(install):
         pytest.skip(f"PostgreSQL {major} at {install.bindir} is built without OpenSSL (pg_config --configure)")
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is not installed")

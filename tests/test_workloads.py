@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pgadvisor.cluster import LocalCluster, PgInstall
+from tests.fixtures.cluster import LocalCluster, debian_install
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ SICK = (
 @pytest.fixture(scope="module")
 def bench() -> Iterator[LocalCluster]:
     """A PostgreSQL 15 server with a pgbench database (scale 10: 1,000,000 accounts) and a pg_monitor role."""
-    install = PgInstall.debian(15)
+    install = debian_install(15)
     if install is None:
         pytest.skip("PostgreSQL 15 from Debian is not installed")
     with LocalCluster(install, settings={"shared_preload_libraries": "pg_stat_statements"}) as cluster:
