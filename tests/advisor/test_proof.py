@@ -60,9 +60,12 @@ def _prove(db: Any, dsn: str, tier: str) -> None:
     db.reset_statements()
     db.execute(WORKLOAD)
     _, findings = _advice(db, dsn)
+    # The key is the filter column; whether the id and total columns ride along (INCLUDE, for index-only scans)
+    # depends on the write rate per day, and so on how long the test server has been up: both are right.
     assert [(f.object, f.evidence["tier"]) for f in findings] == [("public.orders (customer_email)", tier)]
     finding = findings[0]
-    assert finding.fix_sql == "CREATE INDEX CONCURRENTLY ON public.orders (customer_email);"
+    assert finding.fix_sql is not None
+    assert finding.fix_sql.startswith("CREATE INDEX CONCURRENTLY ON public.orders (customer_email)")
     assert finding.evidence["saved_s_per_day"] > 0 and finding.evidence["size_bytes"] > 0
     assert finding.evidence["cost_after"] < 0.1 * finding.evidence["cost_before"]
     before_ms = _fastest_ms(db)
@@ -70,7 +73,7 @@ def _prove(db: Any, dsn: str, tier: str) -> None:
     db.execute("ANALYZE orders")
     plan_doc = _explain(db, analyze=False)["Plan"]
     names = json.dumps(plan_doc)
-    assert "orders_customer_email_idx" in names, plan_doc
+    assert "orders_customer_email_" in names, plan_doc  # orders_customer_email_idx, or with its INCLUDE columns
     after_ms = _fastest_ms(db)
     assert after_ms < before_ms / 3, (before_ms, after_ms)
     # the same workload, now served: no recommendation
