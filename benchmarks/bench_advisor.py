@@ -17,7 +17,8 @@ For each: found (a proposal whose leading keys serve a known-needed index), exac
 parameter set, best of 3; `--timed-calls`, `--best-of`) before and after creating its proposals.
 
     python benchmarks/bench_advisor.py
-    python benchmarks/bench_advisor.py --customers 100 --orders 400 --events 400 --calls 12 --timed-calls 1 --best-of 1   # the test's
+    # the smallest run, the test's:
+    python benchmarks/bench_advisor.py --customers 100 --orders 400 --events 400 --calls 12 --timed-calls 1 --best-of 1
 """
 
 from __future__ import annotations
