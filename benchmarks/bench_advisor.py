@@ -4,14 +4,21 @@ A generated schema and workload where the right indexes are known. One PostgreSQ
 pg_qualstats installed, pg_qualstats preloaded) runs the workload once; then each advisor proposes indexes:
 
 - pgadvisor tier A: `collect()` as superuser with HypoPG (EXPLAIN needs SELECT), IX011 with `min_mean_ms = 0`
+  and `min_calls = 10` (the rest its defaults)
 - pgadvisor tier B: `collect()` as a pg_monitor-only role (no EXPLAIN, no pg_stats), the unverified estimate
-- pg_qualstats: `pg_qualstats_index_advisor(min_filter => 1000, min_selectivity => 30)` (its defaults)
+- pg_qualstats: `pg_qualstats_index_advisor(min_filter => 1000, min_selectivity => 30, forbidden_am => '{}')`
+  (its defaults, passed explicitly)
+
+The script prints the thresholds each side ran with: IX011's (after the overrides above), the selection
+options IX011 derives from them, the what-if collector's limits, and pg_qualstats' parameters.
 
 For each: found (a proposal whose leading keys serve a known-needed index), exact (same key list), useless
 (a proposal serving no known need), and the workload's time (sum of EXPLAIN ANALYZE execution times of a fixed
-parameter set, best of 3) before and after creating its proposals.
+parameter set, best of 3; `--timed-calls`, `--best-of`) before and after creating its proposals.
 
     python benchmarks/bench_advisor.py
+    # the smallest run, the test's:
+    python benchmarks/bench_advisor.py --customers 100 --orders 400 --events 400 --calls 12 --timed-calls 1 --best-of 1
 """
 
 from __future__ import annotations
@@ -21,16 +28,22 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from machine import facts, load_now
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fixtures.cluster
 
+from pgadvisor import phases
 from pgadvisor.config import Config
-from pgadvisor.engine import plan, run
+from pgadvisor.engine import Plan, plan, run
 from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from tests.fixtures.cluster import LocalCluster, debian_install
+
+IX011_OVERRIDES: dict[str, object] = {"min_mean_ms": 0, "min_calls": 10}
+QUALSTATS_PARAMETERS = "min_filter => 1000, min_selectivity => 30, forbidden_am => '{}'"
 
 SCHEMA = """
 CREATE EXTENSION hypopg; CREATE EXTENSION pg_qualstats;
@@ -80,13 +93,13 @@ def workload(server: LocalCluster, db: str, calls: int, counts: dict[str, int]) 
     server.execute("SELECT pg_stat_force_next_flush()", db)
 
 
-def workload_ms(server: LocalCluster, db: str, counts: dict[str, int]) -> float:
-    """Sum of EXPLAIN ANALYZE execution times of 20 calls of each statement, best of 3."""
+def workload_ms(server: LocalCluster, db: str, counts: dict[str, int], calls: int = 20, best_of: int = 3) -> float:
+    """Sum of EXPLAIN ANALYZE execution times of `calls` calls of each statement, best of `best_of`."""
     best = float("inf")
-    for _ in range(3):
+    for _ in range(best_of):
         total = 0.0
         for _, template, param, _need in QUERIES:
-            for i in range(1, 21):
+            for i in range(1, calls + 1):
                 (value,) = server.execute(f"SELECT ({param.format(**counts)})::text FROM (SELECT {i} AS i) s", db)[0]
                 literal = value if "%s" in template else "'" + value.replace("'", "''") + "'"
                 query = template.replace("%L", literal).replace("%s", literal)
@@ -96,12 +109,32 @@ def workload_ms(server: LocalCluster, db: str, counts: dict[str, int]) -> float:
     return best
 
 
+def ix011_plan() -> Plan:
+    """IX011 alone, with the benchmark's overrides on top of its defaults."""
+    config = Config(source="bench", thresholds={"IX011": IX011_OVERRIDES})
+    return plan(load(entry_points=False), config, only=["IX011"])
+
+
+def thresholds_text() -> str:
+    """What each advisor ran with, as printed beside the results."""
+    ((_cls, t),) = ix011_plan().checks
+    return "\n".join([
+        f"pgadvisor IX011 thresholds ({', '.join(f'{k}={v}' for k, v in IX011_OVERRIDES.items())} set by the "
+        f"benchmark, the rest defaults): " + ", ".join(f"{k}={v}" for k, v in asdict(t).items()),
+        f"pgadvisor IX011 selection: SelectOptions(min_cost_drop={t.min_cost_drop}, "
+        f"min_saved_s_per_day={t.min_saved_s_per_day}, max_indexes={t.max_indexes}, "
+        f"budget_bytes=max({t.budget_min_bytes}, database size x {t.budget_fraction}), "
+        f"write_ms_per_entry={t.write_ms_per_entry})",
+        f"pgadvisor what-if phase (tier A): at most {phases.MAX_STATEMENTS} statements and "
+        f"{phases.MAX_CANDIDATES} hypothetical indexes, measured alone and together; IX011 selects from them",
+        f"pg_qualstats_index_advisor({QUALSTATS_PARAMETERS})",
+    ])
+
+
 def pgadvisor_proposals(dsn: str, tool: str) -> Result:
     started = time.perf_counter()
     snap = collect(dsn)
-    registry = load(entry_points=False)
-    config = Config(source="bench", thresholds={"IX011": {"min_mean_ms": 0, "min_calls": 10}})
-    report = run(snap, plan(registry, config, only=["IX011"]))
+    report = run(snap, ix011_plan())
     seconds = time.perf_counter() - started
     out = []
     for f in report.findings:
@@ -126,7 +159,7 @@ def _split(text: str) -> list[str]:
 
 def qualstats_proposals(server: LocalCluster, db: str) -> Result:
     started = time.perf_counter()
-    (doc,) = server.execute("SELECT pg_qualstats_index_advisor()::text", db)[0]
+    (doc,) = server.execute(f"SELECT pg_qualstats_index_advisor({QUALSTATS_PARAMETERS})::text", db)[0]
     seconds = time.perf_counter() - started
     data = json.loads(doc)
     out = []
@@ -158,11 +191,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--calls", type=int, default=100, help="calls of each statement in the workload")
+    parser.add_argument("--timed-calls", type=int, default=20, help="calls of each statement timed by EXPLAIN")
+    parser.add_argument("--best-of", type=int, default=3, help="timed passes, the best kept")
     args = parser.parse_args()
     counts = {"customers": args.customers, "orders": args.orders, "events": args.events}
     install = debian_install(15)
     assert install is not None, "needs PostgreSQL 15 with hypopg and pg_qualstats"
+    print(facts())
     settings = {"shared_preload_libraries": "pg_stat_statements,pg_qualstats"}
     with LocalCluster(install, settings=settings) as server:
         server.execute("CREATE DATABASE bench")
@@ -174,10 +210,16 @@ def main() -> None:
             pgadvisor_proposals(server.dsn("bench", user="bench_monitor"), "pgadvisor IX011 tier B (pg_monitor)"),
             qualstats_proposals(server, "bench"),
         ]
-        base = workload_ms(server, "bench", counts)
+        base = workload_ms(server, "bench", counts, args.timed_calls, args.best_of)
         needs = len([n for *_, n in QUERIES if n is not None])
+        versions = dict(server.execute("SELECT extname::text, extversion::text FROM pg_extension "
+                                       "WHERE extname IN ('hypopg', 'pg_qualstats')", "bench"))
+        (pg_version,) = server.execute("SHOW server_version", "bench")[0]
+        print(f"PostgreSQL {pg_version}, hypopg {versions.get('hypopg')}, pg_qualstats {versions.get('pg_qualstats')}")
+        print(f"data: {args.customers:,} customers, {args.orders:,} orders, {args.events:,} events")
+        print(thresholds_text())
         print(f"workload: {len(QUERIES)} statements x {args.calls} calls; {needs} indexes needed; "
-              f"baseline {base:.1f} ms (20 calls each, EXPLAIN ANALYZE, best of 3)\n")
+              f"baseline {base:.1f} ms ({args.timed_calls} calls each, EXPLAIN ANALYZE, best of {args.best_of})\n")
         print("| advisor | proposals | found | exact | useless | workload after | advisor time |")
         print("|---|---|---|---|---|---|---|")
         for r in results:
@@ -188,7 +230,7 @@ def main() -> None:
                 server.execute(stmt, "bench")
                 made.append(name)
             server.execute("ANALYZE", "bench")
-            after = workload_ms(server, "bench", counts)
+            after = workload_ms(server, "bench", counts, args.timed_calls, args.best_of)
             for name in made:
                 server.execute(f"DROP INDEX {name}", "bench")
             found, exact, useless = score(r)
@@ -198,6 +240,7 @@ def main() -> None:
         for r in results:
             for _t, _k, ddl in r.proposals:
                 print(f"{r.tool}: {ddl}")
+        print(load_now())
 
 
 if __name__ == "__main__":

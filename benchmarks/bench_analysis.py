@@ -6,9 +6,11 @@ INSERT ... ON CONFLICT), then times, over the same list:
 
 - `pglast.parse_sql` alone (the floor: PostgreSQL's parser plus pglast's Python tree),
 - `analyze(text)` without a catalog,
-- `analyze(text, schema)` with a catalog covering every table.
+- `analyze(text, schema)` with a catalog covering every table,
+- `fingerprint(text)`, one part of `analyze`, for scale.
 
-Run: `python benchmarks/bench_analysis.py` (options: `--count`, `--repeat`, `--seed`).
+Run: `python benchmarks/bench_analysis.py` (options: `--count`, `--repeat`, `--seed`; the smallest run, the
+test's: `--count 20 --repeat 1`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pglast
+from machine import facts, load_now
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pgadvisor.analysis import ColumnDef, IndexDef, Schema, TableDef, analyze
+from pgadvisor.sqltree import fingerprint
 
 TABLES: dict[str, tuple[str, ...]] = {
     "users": ("id", "email", "name", "status", "created_at", "deleted_at", "org_id", "last_login"),
@@ -220,6 +224,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20240501)
     args = parser.parse_args()
+    print(f"{facts()}, pglast {pglast.__version__}")
 
     texts = generate(args.count, args.seed)
     schema = build_schema()
@@ -233,11 +238,14 @@ def main() -> None:
         ("pglast.parse_sql (floor)", parse_rate),
         ("analyze(text)", rate(analyze, texts, args.repeat)),
         ("analyze(text, schema)", rate(lambda t: analyze(t, schema), texts, args.repeat)),
+        ("fingerprint(text)", rate(fingerprint, texts, args.repeat)),
     ]
-    print(f"{len(texts):,} distinct statements, mean {mean_len:.0f} chars, best of {args.repeat} passes")
+    print(f"{len(texts):,} distinct statements, mean {mean_len:.0f} chars, best of {args.repeat} passes; "
+          f"{load_now()}")
     print(f"{'what':<28} {'statements/s':>13} {'us/statement':>13} {'x parse':>8}")
     for name, value in rows:
         print(f"{name:<28} {value:>13,.0f} {1e6 / value:>13.1f} {parse_rate / value:>8.2f}")
+    print(f"a top-1,000 workload: {1000 / rows[2][1]:.2f} s with a catalog")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ indexes, a sequence) and a small pg_stat_statements workload, then times, as a p
   bare     the very queries one collect() sends (recorded), replayed with plain psycopg, fetched as tuples
   collect  pgadvisor's collect(): the same queries plus safe-session setup, typed rows, guards, merging
   audit    collect() + every built-in check + the table and JSON reporters
+  checks   every built-in check on a collected snapshot, a fresh copy each run (no server work; part of `audit`)
   json     snapshot to JSON and back
 
 and prints each as a ratio to `bare`. Usage: python benchmarks/bench_collect.py [--tables 500] [--repeat 5]
+[--major 18]. The smallest run (the test's): --tables 4 --repeat 1.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
+from machine import facts, load_now
 
 from pgadvisor.config import Config
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import collect
 from pgadvisor.registry import load
 from pgadvisor.reporters import REPORTERS, RenderOptions
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.snapshot import Snapshot, Unavailable
 from tests.fixtures.cluster import LocalCluster, PgInstall, find_installs
 
 
@@ -111,11 +114,14 @@ def main() -> int:
     if install is None:
         print(f"no PostgreSQL {args.major} found", file=sys.stderr)
         return 2
+    print(facts())
     with LocalCluster(install) as cluster:
         build_schema(cluster, args.tables)
         dsn = cluster.dsn("bench", user="bench_monitor")
         the_plan = plan(load(), Config())
         snap = collect(dsn)
+        # A fresh copy for every run of the checks: the engine keeps the parsed workload per snapshot object.
+        copies = iter([Snapshot.from_json(snap.to_json()) for _ in range(args.repeat + 1)])
 
         def audit() -> None:
             report = run(collect(dsn), the_plan)
@@ -126,11 +132,15 @@ def main() -> int:
             "bare": timed(bare_queries(dsn), args.repeat),
             "collect": timed(lambda: collect(dsn), args.repeat),
             "audit": timed(audit, args.repeat),
+            "checks": timed(lambda: run(next(copies), the_plan), args.repeat),
             "json": timed(lambda: Snapshot.from_json(snap.to_json()), args.repeat),
         }
         rows = len(snap.tables) if isinstance(snap.tables, tuple) else 0
         indexes = len(snap.indexes) if isinstance(snap.indexes, tuple) else 0
-    print(f"PostgreSQL {install.major}, {rows} tables, {indexes} indexes, median of {args.repeat}")
+        version = snap.server.version if not isinstance(snap.server, Unavailable) else f"PostgreSQL {install.major}"
+        statements = len(snap.statements) if isinstance(snap.statements, tuple) else 0
+    print(f"{version.split(' on ')[0]}, {rows} tables, {indexes} indexes, {statements} statements, "
+          f"median of {args.repeat} after a warm-up; {load_now()}")
     print(f"{'step':<8} {'seconds':>9} {'x bare':>7}")
     for name, seconds in results.items():
         print(f"{name:<8} {seconds:9.4f} {seconds / results['bare']:7.2f}")

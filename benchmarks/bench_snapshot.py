@@ -17,6 +17,8 @@ file's bytes. Cyclic garbage collection is off in every child (the typed reader 
 should not pay for it either). Ratios are against the floor measured in the same run. Usage:
 
   python benchmarks/bench_snapshot.py [--mb 200] [--repeat 3]
+
+The smallest run (the test's): --mb 0.5 --repeat 1.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec
+from machine import facts, load_now
 
 from pgadvisor.snapshot import (
     ColumnRow,
@@ -206,6 +209,7 @@ def main() -> int:
     if args.child:
         child(*args.child)
         return 0
+    print(f"{facts()}, msgspec {msgspec.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "snapshot.json"
         snap = synthetic_snapshot(args.mb)
@@ -214,13 +218,18 @@ def main() -> int:
         size_mb = path.stat().st_size / 2**20
         rows = sum(len(p) for p in (snap.tables, snap.indexes, snap.columns, snap.column_stats, snap.statements,
                                     snap.foreign_keys, snap.sequences) if isinstance(p, tuple))
+        assert isinstance(snap.tables, tuple) and isinstance(snap.statements, tuple)
+        shape = (f"{len(snap.tables):,} tables over {len({t.database for t in snap.tables})} databases, "
+                 f"{len(snap.statements):,} statements of {min(len(s.query) for s in snap.statements):,} to "
+                 f"{max(len(s.query) for s in snap.statements):,} characters")
         del snap
         steps = ("json.loads", "msgspec untyped", "Snapshot.from_file", "msgspec.encode", "Snapshot.to_bytes")
         results = {}
         for step in steps:
             samples = [run_step(step, path) for _ in range(args.repeat)]
             results[step] = (min(s for s, _ in samples), min(m for _, m in samples))
-    print(f"snapshot of {size_mb:.0f} MiB, {rows:,} rows; best of {args.repeat}, each in a fresh process")
+    print(f"snapshot of {size_mb:.1f} MiB, {rows:,} rows ({shape}); best of {args.repeat}, each in a fresh process; "
+          f"{load_now()}")
     print(f"{'step':<20} {'seconds':>8} {'x floor':>8} {'peak MiB':>9} {'x file':>7}")
     for step, (seconds, peak) in results.items():
         floor = results["msgspec.encode" if "encode" in step or "to_bytes" in step else "msgspec untyped"][0]
