@@ -72,8 +72,6 @@ class LeadingWildcard(StatementCheck[LeadingWildcardThresholds]):
     recommendation = "create a trigram GIN index on {column} (pg_trgm)"
 
     def judge(self, wl: Workload, s: Statement, t: LeadingWildcardThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         for match in wl.matches(s, leading_wildcard):
             table = wl.table(s.database, match.extra.get("table"))
             column = match.extra.get("column")
