@@ -68,7 +68,7 @@ class IoHeavy(StatementCheck[IoHeavyThresholds]):
     recommendation = "read fewer blocks: index the filter (IX011), narrow the projection, or partition"
 
     def judge(self, wl: Workload, s: Statement, t: IoHeavyThresholds) -> Verdict | None:
-        block = wl.block_size
+        block = wl.snap.block_size
         read = s.shared_blks_read / s.calls
         touched = s.blocks_per_call
         hit_ratio = s.shared_blks_hit / (s.shared_blks_hit + s.shared_blks_read) if touched else 1.0

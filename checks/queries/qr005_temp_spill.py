@@ -66,7 +66,7 @@ class TempSpill(StatementCheck[TempSpillThresholds]):
         per_call = s.temp_blks_written / s.calls
         if per_call < t.min_temp_blocks:
             return None
-        block = wl.block_size
+        block = wl.snap.block_size
         work_mem = wl.snap.setting("work_mem")
         work_mem_bytes = work_mem.value if work_mem is not None else None
         per_call_bytes = per_call * block

@@ -31,7 +31,6 @@ from pgadvisor.snapshot import (
     ActivityRow,
     ColumnRow,
     IndexRow,
-    ServerInfo,
     Snapshot,
     StatementRow,
     StatementsInfo,
@@ -254,11 +253,6 @@ class Workload:
     def _build_schema(self, database: str) -> Schema:
         return build_schema(database, self._tables.values(), (c for cs in self._columns.values() for c in cs),
                             (ix for ixs in self._indexes.values() for ix in ixs))
-
-    @property
-    def block_size(self) -> int:
-        """The server's block size in bytes (8192 when the server part is unavailable)."""
-        return self.snap.server.block_size if isinstance(self.snap.server, ServerInfo) else 8192
 
     def table(self, database: str | None, qualified: object) -> TableRow | None:
         """A user table by `schema.name` label (as tree helpers name tables); None for catalogs and unknowns."""
