@@ -4,12 +4,9 @@ tests/fixtures/clusters.py."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -73,15 +70,6 @@ def any_install() -> PgInstall:
     if install is None:
         pytest.skip("no PostgreSQL installed")
     return install
-
-
-@pytest.fixture
-def reachable_tmp() -> Iterator[Path]:
-    """A temp dir under /tmp that the server's OS user can reach (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="pgadvisor-test-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------- installs

@@ -6,11 +6,9 @@ import json
 import os
 import pwd
 import re
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,19 +23,10 @@ from pgadvisor.demo_server import CLUSTER_DIR_ENV, OsUser, PgServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def cluster_parent() -> Iterator[Path]:
-    """A fresh parent dir for the demo's cluster, reachable by the server's OS user."""
-    path = Path(tempfile.mkdtemp(prefix="pgadvisor-demo-test-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_demo_finds_the_planted_problems_and_leaves_nothing(cluster_parent: Path) -> None:
+def test_demo_finds_the_planted_problems_and_leaves_nothing(reachable_tmp: Path) -> None:
     """The demo starts its own server, audits it as pg_monitor, reports each planted problem, and without
     --keep deletes everything it made (data directory, socket, passfile)."""
-    env = {**os.environ, CLUSTER_DIR_ENV: str(cluster_parent)}
+    env = {**os.environ, CLUSTER_DIR_ENV: str(reachable_tmp)}
     res = subprocess.run([sys.executable, "-m", "pgadvisor.cli", "demo", "--format", "json"], capture_output=True,
                          text=True, timeout=300, check=False, env=env)
     assert res.returncode == 0, res.stderr
@@ -49,9 +38,9 @@ def test_demo_finds_the_planted_problems_and_leaves_nothing(cluster_parent: Path
         ("IX004", "public.orders.orders_customer_id_fkey"),
         ("IX005", "public.customers_email_domain_key"),
     } <= found
-    assert report["target"].startswith(f"{MONITOR}@{cluster_parent}/pgadvisor-")  # a Unix socket, no TCP
+    assert report["target"].startswith(f"{MONITOR}@{reachable_tmp}/pgadvisor-")  # a Unix socket, no TCP
     assert not [c for c in report["checks"] if c["status"] == "errored"]
-    assert list(cluster_parent.iterdir()) == []
+    assert list(reachable_tmp.iterdir()) == []
 
 
 def _postmaster_alive(pid: int) -> bool:

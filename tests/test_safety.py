@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -14,7 +16,7 @@ from pgadvisor.cli import run_cli
 from pgadvisor.collectors.base import Ctx, fetch, guarded
 from pgadvisor.connection import SessionOptions, connect, mark, redact, redact_sql
 from pgadvisor.phases import collect
-from pgadvisor.snapshot import OWN_QUERY_MARKER, ServerInfo, TableRow, Unavailable, is_own
+from pgadvisor.snapshot import OWN_QUERY_MARKER, ServerInfo, Snapshot, TableRow, Unavailable, is_own
 
 
 def test_session_settings(fresh_db: Any) -> None:
@@ -39,18 +41,35 @@ def test_application_name_cannot_be_overridden_by_the_dsn(fresh_db: Any) -> None
         assert conn.execute("SHOW application_name").fetchone()[0] == "pgadvisor"  # type: ignore[index]
 
 
+@contextlib.contextmanager
+def held(dsn: str, *statements: str) -> Iterator[None]:
+    """`statements` run by another session in a transaction left open (their locks held) until the block ends."""
+    holder = psycopg.connect(dsn)
+    try:
+        for statement in statements:
+            holder.execute(statement)
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def collect_without_waiting(dsn: str) -> Snapshot:
+    """A collection with a 5 s lock_timeout that must finish well before it (so it never waited for a lock)."""
+    started = time.monotonic()
+    snap = collect(dsn, SessionOptions(lock_timeout_ms=5000))
+    elapsed = time.monotonic() - started
+    assert elapsed < 4, f"collection waited {elapsed:.1f}s for a lock"
+    return snap
+
+
 def test_collection_does_not_queue_behind_ddl(fresh_db: Any) -> None:
     """A table held ACCESS EXCLUSIVE by an open transaction (DDL, or DDL waiting) does not block collection:
     its size comes from pg_class instead of pg_relation_size(), which would wait for the lock."""
     fresh_db.execute("CREATE TABLE busy (id int PRIMARY KEY, v text); INSERT INTO busy SELECT g, 'x' "
                      "FROM generate_series(1, 1000) g; ANALYZE busy;")
-    holder = psycopg.connect(fresh_db.dsn)
-    try:
-        holder.execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        started = time.monotonic()
-        snap = collect(fresh_db.monitor_dsn, SessionOptions(lock_timeout_ms=5000))
-        elapsed = time.monotonic() - started
-        assert elapsed < 4, f"collection waited {elapsed:.1f}s for the lock"
+    with held(fresh_db.dsn, "LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"):
+        snap = collect_without_waiting(fresh_db.monitor_dsn)
         assert isinstance(snap.tables, tuple) and isinstance(snap.indexes, tuple)
         busy = next(t for t in snap.tables if t.name == "busy")
         assert busy.size_bytes == busy.relpages * 8192 > 0
@@ -58,9 +77,6 @@ def test_collection_does_not_queue_behind_ddl(fresh_db: Any) -> None:
         assert pkey.definition is None and pkey.columns == ("id",)
         holders = [a for a in snap.activity if a.query and "LOCK TABLE busy" in a.query]  # type: ignore[union-attr]
         assert holders, "the lock holder is visible in the snapshot"
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_collection_does_not_queue_behind_waiting_ddl(fresh_db: Any) -> None:
@@ -78,9 +94,7 @@ def test_collection_does_not_queue_behind_waiting_ddl(fresh_db: Any) -> None:
             "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'")[0][0]:
             assert time.monotonic() < deadline, "the ALTER TABLE never queued"
             time.sleep(0.01)
-        started = time.monotonic()
-        snap = collect(fresh_db.monitor_dsn, SessionOptions(lock_timeout_ms=5000))
-        assert time.monotonic() - started < 4
+        snap = collect_without_waiting(fresh_db.monitor_dsn)
         assert isinstance(snap.indexes, tuple) and isinstance(snap.tables, tuple)
     finally:
         reader.rollback()
@@ -93,18 +107,11 @@ def test_locked_sequence_does_not_block_collection(fresh_db: Any) -> None:
     """ALTER SEQUENCE holds SHARE ROW EXCLUSIVE on it: even a role that may read its value does not wait."""
     fresh_db.execute("CREATE SEQUENCE seq_busy; SELECT nextval('seq_busy'); CREATE SEQUENCE seq_free; "
                      "SELECT nextval('seq_free'); SELECT nextval('seq_free');")
-    holder = psycopg.connect(fresh_db.dsn)
-    try:
-        holder.execute("ALTER SEQUENCE seq_busy RESTART 100")
-        started = time.monotonic()
-        snap = collect(fresh_db.dsn, SessionOptions(lock_timeout_ms=5000))  # superuser: may read values
-        assert time.monotonic() - started < 4
+    with held(fresh_db.dsn, "ALTER SEQUENCE seq_busy RESTART 100"):
+        snap = collect_without_waiting(fresh_db.dsn)  # superuser: may read values
         assert isinstance(snap.sequences, tuple)
         values = {s.name: s.last_value for s in snap.sequences}
         assert values == {"seq_busy": None, "seq_free": 2}
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_nothing_waits_when_every_relation_is_locked(fresh_db: Any) -> None:
@@ -124,19 +131,14 @@ def test_nothing_waits_when_every_relation_is_locked(fresh_db: Any) -> None:
         fresh_db.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
     for _ in range(60):  # a workload the missing-index advisor would plan with EXPLAIN
         fresh_db.execute("SELECT * FROM child WHERE note = 'x'; SELECT * FROM parent WHERE email = 'e1'")
-    holder = psycopg.connect(fresh_db.dsn)
-    try:
-        holder.execute("LOCK TABLE parent, child IN ACCESS EXCLUSIVE MODE")
-        holder.execute("REFRESH MATERIALIZED VIEW mv")  # holds ACCESS EXCLUSIVE on mv until rollback
-        holder.execute("ALTER SEQUENCE child_id_seq RESTART 10")
+    with held(fresh_db.dsn, "LOCK TABLE parent, child IN ACCESS EXCLUSIVE MODE",
+              "REFRESH MATERIALIZED VIEW mv",  # holds ACCESS EXCLUSIVE on mv until rollback
+              "ALTER SEQUENCE child_id_seq RESTART 10"):
         snap = collect(fresh_db.dsn, SessionOptions(lock_timeout_ms=3000))
         slow = [(s.name, s.seconds, s.reason) for s in snap.collector_stats if s.seconds > 1.5]
         assert not slow, slow
         waited = [(s.name, s.reason) for s in snap.collector_stats if s.reason and "lock_timeout" in s.reason]
         assert not waited, waited
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_own_queries_are_marked_and_left_out_of_the_workload(fresh_db: Any) -> None:

@@ -6,11 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.checkapi import Check, Finding, Severity, ident, threshold
+from pgadvisor.checkapi import Check, Finding, Severity, threshold
+from pgadvisor.checkapi.trigram import LIKE_OPERATORS, leading_wildcard_qual, trigram_columns, trigram_fix_sql
 from pgadvisor.snapshot import IndexRow, QualStatRow, Snapshot, TableRow
-
-_LIKE = {"~~": "LIKE", "~~*": "ILIKE"}
-_TRGM = ("gin_trgm_ops", "gist_trgm_ops")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +65,18 @@ class TrigramCandidate(Check[TrigramThresholds]):
         assert isinstance(snap.tables, tuple) and isinstance(snap.indexes, tuple)
         assert isinstance(snap.qual_stats, tuple)
         tables: dict[tuple[str, str, str], TableRow] = {(r.database, r.schema, r.name): r for r in snap.tables}
-        trigram: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        by_table: dict[tuple[str, str, str], list[IndexRow]] = defaultdict(list)
         for ix in snap.indexes:
-            if ix.is_valid and ix.method in ("gin", "gist"):
-                trigram[(ix.database, ix.schema, ix.table)].update(_trgm_columns(ix))
+            by_table[(ix.database, ix.schema, ix.table)].append(ix)
         seen: dict[tuple[str, str, str, str], list[QualStatRow]] = defaultdict(list)
         for q in snap.qual_stats:
-            if q.operator in _LIKE and (q.constvalue or "").startswith("%") and q.execution_count >= t.min_executions:
+            if leading_wildcard_qual(q) and q.execution_count >= t.min_executions:
                 seen[(q.database, q.schema, q.table, q.column)].append(q)
         for (database, schema, table_name, column), quals in sorted(seen.items()):
             table = tables.get((database, schema, table_name))
             if table is None or (table.reltuples or 0) < t.min_rows:
                 continue
-            if column in trigram[(database, schema, table_name)]:
+            if column in trigram_columns(by_table[(database, schema, table_name)]):
                 continue
             top = max(quals, key=lambda q: q.execution_count)
             yield self.finding(
@@ -88,17 +85,13 @@ class TrigramCandidate(Check[TrigramThresholds]):
                 evidence={
                     "table": f"{schema}.{table_name}",
                     "column": column,
-                    "operator": _LIKE[top.operator],
+                    "operator": LIKE_OPERATORS[top.operator],
                     "example": top.constvalue,
                     "executions": sum(q.execution_count for q in quals),
                     "rows_filtered": sum(q.nbfiltered for q in quals),
                     "rows": int(table.reltuples or 0),
                     "queryid": top.queryid,
                 },
-                fix_sql=(f"CREATE EXTENSION IF NOT EXISTS pg_trgm; CREATE INDEX CONCURRENTLY ON "
-                         f"{ident(schema, table_name)} USING gin ({ident(column)} gin_trgm_ops);"),
+                fix_sql=trigram_fix_sql(schema, table_name, column),
             )
 
-
-def _trgm_columns(ix: IndexRow) -> set[str]:
-    return {col for col, opc in zip(ix.columns, ix.opclasses, strict=False) if col and opc in _TRGM}

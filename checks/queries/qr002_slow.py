@@ -63,8 +63,6 @@ class Slow(StatementCheck[SlowThresholds]):
     judge_utility = True  # a slow VACUUM or CREATE INDEX is slow too
 
     def judge(self, wl: Workload, s: Statement, t: SlowThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         plan = s.mean_plan_ms or 0.0
         mean = s.mean_exec_ms + plan
         if mean < t.warning_mean_ms:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_bytes, threshold
-from pgadvisor.snapshot import ServerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ class IoHeavy(StatementCheck[IoHeavyThresholds]):
     recommendation = "read fewer blocks: index the filter (IX011), narrow the projection, or partition"
 
     def judge(self, wl: Workload, s: Statement, t: IoHeavyThresholds) -> Verdict | None:
-        block = wl.snap.server.block_size if isinstance(wl.snap.server, ServerInfo) else 8192
+        block = wl.snap.block_size
         read = s.shared_blks_read / s.calls
         touched = s.blocks_per_call
         hit_ratio = s.shared_blks_hit / (s.shared_blks_hit + s.shared_blks_read) if touched else 1.0

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, fmt_bytes, threshold
-from pgadvisor.snapshot import ServerInfo
 
 MiB = 1024 * 1024
 
@@ -64,12 +63,10 @@ class TempSpill(StatementCheck[TempSpillThresholds]):
     recommendation = "give this statement work_mem = '{fit_mb}MB' (SET LOCAL or per role), or avoid the sort"
 
     def judge(self, wl: Workload, s: Statement, t: TempSpillThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         per_call = s.temp_blks_written / s.calls
         if per_call < t.min_temp_blocks:
             return None
-        block = wl.snap.server.block_size if isinstance(wl.snap.server, ServerInfo) else 8192
+        block = wl.snap.block_size
         work_mem = wl.snap.setting("work_mem")
         work_mem_bytes = work_mem.value if work_mem is not None else None
         per_call_bytes = per_call * block

@@ -88,7 +88,7 @@ class PlanHeavy(StatementCheck[PlanHeavyThresholds]):
 
     def judge(self, wl: Workload, s: Statement, t: PlanHeavyThresholds) -> Verdict | None:
         per_plan = s.mean_plan_ms  # None unless track_planning counted plans
-        if per_plan is None or s.total_plan_ms is None or s.calls < t.min_calls:
+        if per_plan is None or s.total_plan_ms is None:
             return None
         if s.plans is not None and s.plans < t.min_plans_per_call * s.calls:
             return None  # mostly a cached plan: already prepared

@@ -73,7 +73,7 @@ class JitOverhead(StatementCheck[JitOverheadThresholds]):
     judge_utility = True  # as before: JIT time is judged wherever it was spent
 
     def judge(self, wl: Workload, s: Statement, t: JitOverheadThresholds) -> Verdict | None:
-        if s.jit_ms is None or s.jit_ms <= 0 or s.calls < t.min_calls:
+        if s.jit_ms is None or s.jit_ms <= 0:
             return None
         share = min(1.0, s.jit_ms / s.total_exec_ms) if s.total_exec_ms > 0 else 1.0
         if share < t.min_share:

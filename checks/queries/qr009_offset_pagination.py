@@ -88,8 +88,6 @@ class OffsetPagination(StatementCheck[OffsetThresholds]):
     recommendation = "{advice}"
 
     def judge(self, wl: Workload, s: Statement, t: OffsetThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         match = next((m for m in wl.matches(s, offset_pagination) if m.extra.get("has_limit")), None)
         if match is None:
             return None

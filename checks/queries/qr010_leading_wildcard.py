@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, ident, threshold
+from pgadvisor.checkapi import Severity, Statement, StatementCheck, Verdict, Workload, threshold
 from pgadvisor.checkapi.tree import (
     Match,
     PlainValue,
@@ -19,10 +19,8 @@ from pgadvisor.checkapi.tree import (
     operator,
     pattern_start,
 )
-from pgadvisor.snapshot import TableRow, Unavailable
-
-_TRGM = ("gin_trgm_ops", "gist_trgm_ops")
-_LIKE_OPS = ("~~", "~~*")
+from pgadvisor.checkapi.trigram import LIKE_OPERATORS, leading_wildcard_qual, trigram_columns, trigram_fix_sql
+from pgadvisor.snapshot import Unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +72,12 @@ class LeadingWildcard(StatementCheck[LeadingWildcardThresholds]):
     recommendation = "create a trigram GIN index on {column} (pg_trgm)"
 
     def judge(self, wl: Workload, s: Statement, t: LeadingWildcardThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         for match in wl.matches(s, leading_wildcard):
             table = wl.table(s.database, match.extra.get("table"))
             column = match.extra.get("column")
             if table is None or not isinstance(column, str) or (table.reltuples or 0) < t.min_rows:
                 continue
-            if _has_trigram(wl, table, column):
+            if column in trigram_columns(wl.indexes(table)):
                 continue
             proof = _proof(wl, s, match, column)
             if proof is None:
@@ -90,8 +86,7 @@ class LeadingWildcard(StatementCheck[LeadingWildcardThresholds]):
                 evidence={"table": f"{table.schema}.{table.name}", "column": column,
                           "operator": str(match.extra.get("operator")), "proof": proof[0], "example": proof[1],
                           "rows": int(table.reltuples or 0)},
-                fix_sql=(f"CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX CONCURRENTLY ON "
-                         f"{ident(table.schema, table.name)} USING gin ({ident(column)} gin_trgm_ops);"),
+                fix_sql=trigram_fix_sql(table.schema, table.name, column),
             )
         return None
 
@@ -102,7 +97,7 @@ _LIKE_KINDS = {enums.A_Expr_Kind.AEXPR_LIKE: "LIKE", enums.A_Expr_Kind.AEXPR_ILI
 def leading_wildcard(tree: Tree) -> Iterator[Match]:
     """LIKE / ILIKE whose pattern starts with `%` (`confirmed`), or may (a bare parameter: unconfirmed)."""
     for node in tree.all_nodes():
-        if not isinstance(node, ast.A_Expr) or node.kind not in _LIKE_KINDS or operator(node) not in _LIKE_OPS:
+        if not isinstance(node, ast.A_Expr) or node.kind not in _LIKE_KINDS or operator(node) not in LIKE_OPERATORS:
             continue
         if not isinstance(node.rexpr, ast.Node):
             continue
@@ -124,20 +119,13 @@ def leading_wildcard(tree: Tree) -> Iterator[Match]:
         yield tree.match(f"{_LIKE_KINDS[node.kind]} with {what}", extra, node)
 
 
-def _has_trigram(wl: Workload, table: TableRow, column: str) -> bool:
-    return any(col == column and opc in _TRGM
-               for ix in wl.indexes(table) if ix.method in ("gin", "gist") and not ix.is_partial
-               for col, opc in zip(ix.columns, ix.opclasses, strict=False))
-
-
 def _proof(wl: Workload, s: Statement, match: Match, column: str) -> tuple[str, str | None] | None:
     """How the leading % is known: (source, example) or None."""
     if match.extra.get("confirmed"):
         return "parse tree", None
     if not isinstance(wl.snap.qual_stats, Unavailable):
         for q in wl.snap.qual_stats:
-            value = (q.constvalue or "").lstrip("'")
-            if q.queryid == s.queryid and q.column == column and q.operator in _LIKE_OPS and value.startswith("%"):
+            if q.queryid == s.queryid and q.column == column and leading_wildcard_qual(q):
                 return "pg_qualstats", q.constvalue
     for text in wl.samples(s):
         for p in matches_in(text, leading_wildcard):

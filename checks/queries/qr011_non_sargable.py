@@ -81,8 +81,6 @@ class NonSargable(StatementCheck[NonSargableThresholds]):
     recommendation = "{advice}"
 
     def judge(self, wl: Workload, s: Statement, t: NonSargableThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         for match in wl.matches(s, non_sargable):
             extra = match.extra
             table = wl.table(s.database, extra.get("table"))

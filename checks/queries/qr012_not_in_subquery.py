@@ -56,8 +56,6 @@ class NotInSubquery(StatementCheck[NotInThresholds]):
     recommendation = "rewrite as NOT EXISTS (SELECT 1 FROM {table} WHERE {column} = <outer value>)"
 
     def judge(self, wl: Workload, s: Statement, t: NotInThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         hits = [(m, wl.table(s.database, m.extra.get("table"))) for m in wl.matches(s, not_in_subquery)]
         known = [(m, tb) for m, tb in hits if tb is not None]
         if not known:

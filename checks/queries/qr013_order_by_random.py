@@ -55,8 +55,6 @@ class OrderByRandom(StatementCheck[RandomThresholds]):
     recommendation = "sample with TABLESAMPLE, or probe a random key range through the primary key"
 
     def judge(self, wl: Workload, s: Statement, t: RandomThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         labels = [lab for m in wl.matches(s, order_by_random) for lab in seq(m.extra.get("tables"))]
         tables = wl.user_tables(s.database, labels)
         if not tables:

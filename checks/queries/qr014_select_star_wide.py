@@ -59,8 +59,6 @@ class SelectStarWide(StatementCheck[SelectStarThresholds]):
     recommendation = "select only the columns the code uses"
 
     def judge(self, wl: Workload, s: Statement, t: SelectStarThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         labels = [lab for m in wl.matches(s, select_star) for lab in seq(m.extra.get("tables"))]
         for table in wl.user_tables(s.database, labels):
             columns = wl.column_count(table)

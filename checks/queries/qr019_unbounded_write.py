@@ -57,8 +57,6 @@ class UnboundedWrite(StatementCheck[UnboundedWriteThresholds]):
     recommendation = "add the missing condition, batch by key range, or TRUNCATE when emptying the table on purpose"
 
     def judge(self, wl: Workload, s: Statement, t: UnboundedWriteThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         hits = [(m, wl.table(s.database, m.extra.get("table"))) for m in wl.matches(s, unbounded_write)]
         match, table = next(((m, tb) for m, tb in hits if tb is not None), (None, None))
         if match is None or table is None:

@@ -55,8 +55,6 @@ class CrossJoin(StatementCheck[CrossJoinThresholds]):
     recommendation = "add the missing join condition, or write CROSS JOIN when the product is intended"
 
     def judge(self, wl: Workload, s: Statement, t: CrossJoinThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         match = next(iter(wl.matches(s, cross_join)), None)
         tables = wl.user_tables(s.database, seq(match.extra.get("tables"))) if match is not None else []
         if match is None or not tables:

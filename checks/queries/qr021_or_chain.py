@@ -70,8 +70,6 @@ class OrChain(StatementCheck[OrChainThresholds]):
     recommendation = "write {column_sql} = ANY($1) (one array parameter) or IN (...)"
 
     def judge(self, wl: Workload, s: Statement, t: OrChainThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         for match in wl.matches(s, or_chains):
             terms = match.extra.get("terms")
             table = wl.table(s.database, match.extra.get("table"))

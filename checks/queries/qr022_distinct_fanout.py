@@ -56,8 +56,6 @@ class DistinctFanout(StatementCheck[DistinctThresholds]):
     recommendation = "keep the outer table in FROM and test the others with WHERE EXISTS (SELECT 1 ...)"
 
     def judge(self, wl: Workload, s: Statement, t: DistinctThresholds) -> Verdict | None:
-        if s.calls < t.min_calls:
-            return None
         match = next(iter(wl.matches(s, distinct_over_join)), None)
         if match is None or not wl.user_tables(s.database, seq(match.extra.get("tables"))):
             return None

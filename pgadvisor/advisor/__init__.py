@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pgadvisor.advisor.candidates import Candidate, Selectivity, covered_by, generate
-from pgadvisor.advisor.needs import ScanNeed, WorkloadStatement, analyse, build_schema, need_of, workload
+from pgadvisor.advisor.needs import ScanNeed, WorkloadStatement, analyse, need_of, workload
 from pgadvisor.advisor.select import Option, Selection, SelectOptions, StatementCosts, select
+from pgadvisor.analysis import build_schema
 from pgadvisor.snapshot import ColumnStatsRow, IndexRow, StatementRow, TableRow, Unavailable, WhatIf
 
 __all__ = [

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from pgadvisor.advisor.needs import ScanNeed, split_expressions
-from pgadvisor.analysis import normalize_expression
+from pgadvisor.advisor.needs import ScanNeed
+from pgadvisor.analysis import normalize_expression, split_expressions
 from pgadvisor.analysis.quote import ident
 from pgadvisor.snapshot import IndexRow
 

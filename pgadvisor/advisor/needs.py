@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pglast
 from pglast import ast
 
-from pgadvisor.analysis import ColumnDef, IndexDef, Schema, StatementAnalysis, TableDef, TableScan, analyze
-from pgadvisor.snapshot import ColumnRow, IndexRow, StatementRow, TableRow
+from pgadvisor.analysis import Schema, StatementAnalysis, TableScan, analyze
+from pgadvisor.snapshot import StatementRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,26 +48,6 @@ class WorkloadStatement:
     needs: tuple[ScanNeed, ...]
     max_param: int
     rows_are_matches: bool = False  # pss `rows` counts the rows its filter matched (no aggregate, LIMIT ...)
-
-
-def build_schema(database: str, tables: Iterable[TableRow], columns: Iterable[ColumnRow],
-                 indexes: Iterable[IndexRow]) -> Schema:
-    """An analysis `Schema` for one database of the snapshot."""
-    cols: dict[tuple[str, str], list[ColumnDef]] = {}
-    for c in sorted((c for c in columns if c.database == database), key=lambda c: c.attnum):
-        cols.setdefault((c.schema, c.table), []).append(ColumnDef(c.name, c.type, c.not_null))
-    idx: dict[tuple[str, str], list[IndexDef]] = {}
-    for ix in indexes:
-        if ix.database == database:
-            idx.setdefault((ix.schema, ix.table), []).append(
-                IndexDef(ix.name, ix.columns, ix.method, tuple(split_expressions(ix.expressions or "")), ix.predicate,
-                         ix.is_unique)
-            )
-    defs = tuple(
-        TableDef(t.name, tuple(cols.get((t.schema, t.name), ())), t.schema, (), tuple(idx.get((t.schema, t.name), ())))
-        for t in tables if t.database == database
-    )
-    return Schema(tables=defs, search_path=("public",))
 
 
 def need_of(scan: TableScan) -> ScanNeed | None:
@@ -159,24 +139,3 @@ def workload(statements: Iterable[StatementRow], database: str, *, min_calls: in
         if s.calls >= min_calls and s.mean_exec_ms >= min_mean_ms:
             out.append(s)
     return out
-
-
-def split_expressions(text: str) -> list[str]:
-    """pg_get_expr(indexprs) joins expressions with ', ': split at top-level commas."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, False
-    for ch in text:
-        if ch == "'":
-            quote = not quote
-        if not quote:
-            depth += ch == "("
-            depth -= ch == ")"
-            if ch == "," and depth == 0:
-                parts.append("".join(current).strip())
-                current = []
-                continue
-        current.append(ch)
-    if "".join(current).strip():
-        parts.append("".join(current).strip())
-    return parts

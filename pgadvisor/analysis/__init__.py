@@ -15,6 +15,7 @@ into keyset pagination. This package knows SQL, not checks: it names no check co
 """
 
 from pgadvisor.analysis import rewrite
+from pgadvisor.analysis.catalog import build_schema, index_def, split_expressions
 from pgadvisor.analysis.model import (
     ColumnDef,
     Filter,
@@ -49,7 +50,10 @@ __all__ = [
     "TableScan",
     "analyze",
     "analyze_trees",
+    "build_schema",
+    "index_def",
     "normalize_expression",
     "parse_trees",
     "rewrite",
+    "split_expressions",
 ]

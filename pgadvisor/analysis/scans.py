@@ -171,16 +171,8 @@ def _classify(scope: Scope, block: Block, leaf: ast.Node) -> list[tuple[Relation
         return _classify_a_expr(scope, block, leaf)
     if isinstance(leaf, ast.NullTest):
         is_null = leaf.nulltesttype == enums.NullTestType.IS_NULL
-        return _simple(
-            scope,
-            block,
-            leaf.arg,
-            leaf,
-            "IS NULL" if is_null else "IS NOT NULL",
-            "equality" if is_null else "other",
-            "null",
-            constant=True,
-        )
+        return _simple(scope, block, leaf.arg, leaf, "IS NULL" if is_null else "IS NOT NULL",
+                       "equality" if is_null else "other", "null", constant=True)
     if isinstance(leaf, ast.BooleanTest):
         return _simple(scope, block, leaf.arg, leaf, "IS", "equality", "const", constant=True)
     if isinstance(leaf, ast.ColumnRef):
@@ -201,17 +193,8 @@ def _classify_a_expr(scope: Scope, block: Block, node: ast.A_Expr) -> list[tuple
         return _comparison(scope, block, node, op)
     if kind == _K.AEXPR_IN:
         is_in = op == "="
-        return _simple(
-            scope,
-            block,
-            node.lexpr,
-            node,
-            "IN" if is_in else "NOT IN",
-            "equality" if is_in else "other",
-            "list",
-            constant=True,
-            values=node.rexpr,
-        )
+        return _simple(scope, block, node.lexpr, node, "IN" if is_in else "NOT IN", "equality" if is_in else "other",
+                       "list", constant=True, values=node.rexpr)
     if kind == _K.AEXPR_OP_ANY:
         return _simple(
             scope,

@@ -1,7 +1,8 @@
 """`StatementCheck`: the base of checks that judge the workload one statement at a time.
 
 The base walks the workload (`Workload.judged`: statements of a known database, called at least once, not
-pgadvisor's own, and not utility statements unless `judge_utility` is set), asks `judge` about each, and builds
+pgadvisor's own, not utility statements unless `judge_utility` is set, and called at least the thresholds'
+`min_calls` when they have one), asks `judge` about each, and builds
 the finding of each `Verdict`: object `queryid:<n>`, the statement's database, and the statement's own
 evidence (queryid, text, calls, mean and total time, rows per call) followed by the verdict's.
 """
@@ -36,7 +37,9 @@ class Verdict:
 
 class StatementCheck(Check[T]):
     """Base of a check that judges each statement of the workload: implement `judge`, which returns a `Verdict`
-    for a statement to report, or None."""
+    for a statement to report, or None.
+
+    When the thresholds have a `min_calls`, statements called fewer times are not judged."""
 
     judge_utility: ClassVar[bool] = False
     """Also judge utility statements (VACUUM, CREATE INDEX, SET ...): for checks about time, not SQL."""
@@ -44,7 +47,10 @@ class StatementCheck(Check[T]):
     def run(self, snap: Snapshot, t: T) -> Iterator[Finding]:
         """One finding per statement `judge` reports."""
         wl = workload(snap)
+        min_calls = getattr(t, "min_calls", 0)
         for stmt in wl.judged(utility=self.judge_utility):
+            if stmt.calls < min_calls:
+                continue
             verdict = self.judge(wl, stmt, t)
             if verdict is not None:
                 yield self.statement_finding(stmt, verdict)

@@ -18,17 +18,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pgadvisor.advisor.needs import split_expressions
 from pgadvisor.analysis import (
-    ColumnDef,
-    IndexDef,
     Match,
     Schema,
     StatementAnalysis,
     StatementTree,
-    TableDef,
     analyze,
     analyze_trees,
+    build_schema,
 )
 from pgadvisor.snapshot import (
     ActivityRow,
@@ -52,37 +49,15 @@ Walker = Callable[[StatementTree], Iterator[Match]]
 
 
 @dataclass(frozen=True, slots=True)
-class Statement:
-    """One statement of one database: its pg_stat_statements rows (every role, top level and nested) added up."""
+class Statement(StatementRow):
+    """One statement of one database: its pg_stat_statements rows (every role, top level and nested) added up.
 
-    queryid: int
-    database: str | None
-    query: str
-    toplevel: bool  # at least one of its rows ran at top level
-    calls: int
-    total_exec_ms: float
-    mean_exec_ms: float
-    stddev_exec_ms: float
-    min_exec_ms: float
-    max_exec_ms: float
-    plans: int | None
-    total_plan_ms: float | None
-    rows: int
-    shared_blks_hit: int
-    shared_blks_read: int
-    shared_blks_dirtied: int
-    shared_blks_written: int
-    temp_blks_read: int
-    temp_blks_written: int
-    blk_read_ms: float
-    blk_write_ms: float
-    temp_blk_write_ms: float | None
-    wal_records: int | None
-    wal_fpi: int | None
-    wal_bytes: float | None
-    jit_ms: float | None
-    top_exec_ms: float  # the part of total_exec_ms spent at top level
-    entries: int  # pss rows merged
+    The row fields are the sums (`toplevel`: at least one row ran at top level; `user` and `userid`: the role when
+    one role ran it, else None), plus what only the merge knows.
+    """
+
+    top_exec_ms: float = 0.0  # the part of total_exec_ms spent at top level
+    entries: int = 1  # pss rows merged
 
     @property
     def object(self) -> str:
@@ -155,6 +130,8 @@ def _merged(group: list[StatementRow]) -> Statement:
     return Statement(
         queryid=first.queryid,
         database=first.database,
+        user=first.user if len({r.user for r in group}) == 1 else None,
+        userid=first.userid if len({r.userid for r in group}) == 1 else None,
         query=first.query,
         toplevel=any(r.toplevel for r in group),
         calls=calls,
@@ -274,26 +251,8 @@ class Workload:
         return self._schemas[database]
 
     def _build_schema(self, database: str) -> Schema:
-        defs = []
-        schemas: set[str] = set()
-        for (db, qualified), t in self._tables.items():
-            if db != database:
-                continue
-            schemas.add(t.schema)
-            cols = sorted(self._columns.get((db, qualified), ()), key=lambda c: c.attnum)
-            indexes = [ix for ix in self._indexes.get((db, qualified), ()) if ix.is_valid]
-            pk = next((ix for ix in indexes if ix.is_primary and None not in ix.columns), None)
-            defs.append(
-                TableDef(
-                    t.name,
-                    tuple(ColumnDef(c.name, c.type, c.not_null) for c in cols),
-                    t.schema,
-                    tuple(c for c in pk.columns if c is not None) if pk is not None else (),
-                    tuple(_index_def(ix) for ix in indexes),
-                )
-            )
-        path = ("public", *sorted(schemas - {"public"}))
-        return Schema(tables=tuple(defs), search_path=path)
+        return build_schema(database, self._tables.values(), (c for cs in self._columns.values() for c in cs),
+                            (ix for ixs in self._indexes.values() for ix in ixs))
 
     def table(self, database: str | None, qualified: object) -> TableRow | None:
         """A user table by `schema.name` label (as tree helpers name tables); None for catalogs and unknowns."""
@@ -383,12 +342,6 @@ class Workload:
 def _sample_text(row: ActivityRow, database: str) -> bool:
     """A client backend's text in this database that may be a literal statement."""
     return row.database == database and row.backend_type == "client backend" and bool(row.query)
-
-
-def _index_def(ix: IndexRow) -> IndexDef:
-    """The analysis view of an index (expression texts split at top-level commas)."""
-    return IndexDef(ix.name, ix.columns, ix.method, tuple(split_expressions(ix.expressions or "")), ix.predicate,
-                    ix.is_unique)
 
 
 _CACHE: list[tuple[Snapshot, Workload]] = []

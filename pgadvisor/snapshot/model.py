@@ -101,6 +101,11 @@ class Snapshot:
         """server_version_num, when known."""
         return None if isinstance(self.server, Unavailable) else self.server.version_num
 
+    @property
+    def block_size(self) -> int:
+        """The server's block size in bytes (8192, the default, when the server part is unavailable)."""
+        return 8192 if isinstance(self.server, Unavailable) else self.server.block_size
+
     def stats_age_seconds(self, database: str) -> float | None:
         """How long the statistics counters of a database have been accumulating, as far as we can tell.
 

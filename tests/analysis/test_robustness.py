@@ -18,8 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pglast import ast
 
-from pgadvisor.advisor.needs import split_expressions
-from pgadvisor.analysis import Match, Schema, StatementAnalysis, analyze, normalize_expression, parse_trees, rewrite
+from pgadvisor.analysis import (
+    Match,
+    Schema,
+    StatementAnalysis,
+    analyze,
+    normalize_expression,
+    parse_trees,
+    rewrite,
+    split_expressions,
+)
 from pgadvisor.checkapi.tree import matches_in
 from pgadvisor.sqltree import fingerprint, parse
 from tests.analysis import SCHEMA

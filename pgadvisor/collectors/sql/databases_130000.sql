@@ -9,7 +9,11 @@ SELECT d.datname::text AS name, d.oid::bigint AS oid, d.datallowconn AS allow_co
        coalesce(s.temp_bytes, 0) AS temp_bytes, coalesce(s.deadlocks, 0) AS deadlocks,
        coalesce(s.conflicts, 0) AS conflicts, s.checksum_failures,
        extract(epoch FROM s.stats_reset)::float8 AS stats_reset,
+-- if version >= 140000
+       s.sessions, s.session_time::float8 AS session_time_ms
+-- else
        NULL::bigint AS sessions, NULL::float8 AS session_time_ms
+-- end
 FROM pg_database d
 LEFT JOIN pg_stat_database s ON s.datid = d.oid
 ORDER BY d.datname

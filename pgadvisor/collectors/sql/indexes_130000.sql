@@ -37,7 +37,11 @@ SELECT current_database()::text AS database,
            AS build_in_progress,
        coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_read, 0) AS idx_tup_read,
        coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch,
+-- if version >= 160000
+       extract(epoch FROM s.last_idx_scan)::float8 AS last_idx_scan,
+-- else
        NULL::float8 AS last_idx_scan,
+-- end
        CASE WHEN ic.oid IN (SELECT relation FROM locked)
             THEN ic.relpages::bigint * current_setting('block_size')::bigint
             ELSE pg_relation_size(ic.oid) END AS size_bytes,

@@ -27,7 +27,11 @@ SELECT current_database()::text AS database,
        extract(epoch FROM s.last_autoanalyze)::float8 AS last_autoanalyze,
        coalesce(s.vacuum_count, 0) AS vacuum_count, coalesce(s.autovacuum_count, 0) AS autovacuum_count,
        coalesce(s.analyze_count, 0) AS analyze_count, coalesce(s.autoanalyze_count, 0) AS autoanalyze_count,
+-- if version >= 160000
+       extract(epoch FROM s.last_seq_scan)::float8 AS last_seq_scan,
+-- else
        NULL::float8 AS last_seq_scan,
+-- end
        coalesce(c.reloptions, '{}')::text[] AS reloptions,
        CASE WHEN c.relkind IN ('r', 'm') THEN age(c.relfrozenxid) END AS frozenxid_age,
        CASE WHEN c.relkind IN ('r', 'm') THEN mxid_age(c.relminmxid) END AS minmxid_age,
