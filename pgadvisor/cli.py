@@ -28,7 +28,7 @@ from pgadvisor.engine import plan, run
 from pgadvisor.plans import Explained, ExplainError, explain_file
 from pgadvisor.redact import redact_message
 from pgadvisor.registry import load as load_registry
-from pgadvisor.reporters import EXPLAIN_VIEWS, REPORTERS, TOP_VIEWS, RenderOptions
+from pgadvisor.reporters import CHECKS_VIEWS, EXPLAIN_VIEWS, REPORTERS, TOP_VIEWS, RenderOptions
 from pgadvisor.snapshot import Snapshot, SnapshotFormatError
 from pgadvisor.textsafe import safe, safe_block
 from pgadvisor.top import MEASURES, TopUnavailable, top_statements
@@ -163,7 +163,7 @@ def audit(
     threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.CRITICAL)
     problem = report.problem()
     if problem is not None:
-        click.echo(f"pgadvisor: error: {problem}", err=True)
+        _error(problem)
     return report.exit_code(threshold)
 
 
@@ -203,11 +203,7 @@ def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
     registry = load_registry(checks_dir)
-    from tabulate import tabulate
-
-    rows = [[safe(c.code), safe(c.name), c.default_severity.label, safe(", ".join(c.requires)), safe(c.title())]
-            for c in registry.sorted()]
-    click.echo(tabulate(rows, headers=["code", "name", "severity", "needs", "title"], tablefmt="simple"))
+    _emit(CHECKS_VIEWS["table"](registry, RenderOptions()), None)
     for err in registry.errors:
         click.echo(safe(f"load error: {err.origin}: {err.message}"), err=True)
     return EXIT_COLLECT if registry.errors else EXIT_OK
