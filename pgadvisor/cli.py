@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -26,14 +25,13 @@ from pgadvisor.config import MAX_TIMEOUT_MS, Config, ConfigError, load_config
 from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import CollectError, ConnectError, collect
+from pgadvisor.plans import Explained, ExplainError, explain_file
 from pgadvisor.redact import redact_message, scrub_snapshot
 from pgadvisor.registry import load as load_registry
-from pgadvisor.reporters import REPORTERS, RenderOptions
+from pgadvisor.reporters import CHECKS_VIEWS, EXPLAIN_VIEWS, REPORTERS, TOP_VIEWS, RenderOptions
 from pgadvisor.snapshot import Snapshot, SnapshotFormatError
 from pgadvisor.textsafe import safe, safe_block
-
-if TYPE_CHECKING:
-    from pgadvisor.explain import Explained
+from pgadvisor.top import MEASURES, TopUnavailable, top_statements
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_COLLECT = 0, 1, 2, 3
 
@@ -73,6 +71,14 @@ def _session(config: Config, statement_timeout: int | None, lock_timeout: int | 
 _connect_timeout_option = click.option(
     "--connect-timeout", type=click.IntRange(min=1), metavar="SECONDS",
     help="Give up connecting after this long (a connect_timeout in the DSN wins).  [default: 10]")
+_statement_timeout_option = click.option(
+    "--statement-timeout", type=_TIMEOUT, metavar="MS",
+    help="statement_timeout of pgadvisor's session.  [default: 10000]")
+_lock_timeout_option = click.option(
+    "--lock-timeout", type=_TIMEOUT, metavar="MS", help="lock_timeout of pgadvisor's session.  [default: 500]")
+_config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: nearest pgadvisor.toml or pyproject.toml [tool.pgadvisor]).")
 
 
 _DSN_HELP = (
@@ -115,13 +121,10 @@ def cli() -> None:
               help="Hide findings below this severity (they still count for --fail-on).")
 @click.option("--checks-dir", multiple=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Load extra checks from this folder; repeatable.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Config file (default: nearest pgadvisor.toml or pyproject.toml [tool.pgadvisor]).")
+@_config_option
 @click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
-@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS",
-              help="statement_timeout of pgadvisor's session.  [default: 10000]")
-@click.option("--lock-timeout", type=_TIMEOUT, metavar="MS",
-              help="lock_timeout of pgadvisor's session.  [default: 500]")
+@_statement_timeout_option
+@_lock_timeout_option
 @_connect_timeout_option
 @click.option("--check-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Time budget of each check; one that runs longer is reported as errored.  [default: 30]")
@@ -160,7 +163,7 @@ def audit(
     threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.CRITICAL)
     problem = report.problem()
     if problem is not None:
-        click.echo(f"pgadvisor: error: {problem}", err=True)
+        _error(problem)
     return report.exit_code(threshold)
 
 
@@ -169,9 +172,9 @@ def audit(
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the snapshot JSON ('-' for stdout).")
 @click.option("--all-databases", is_flag=True, help="Read every connectable database, not only the DSN's.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
-@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS", help="[default: 10000]")
-@click.option("--lock-timeout", type=_TIMEOUT, metavar="MS", help="[default: 500]")
+@_config_option
+@_statement_timeout_option
+@_lock_timeout_option
 @_connect_timeout_option
 def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file: Path | None,  # noqa: FBT001
                 statement_timeout: int | None, lock_timeout: int | None, connect_timeout: int | None) -> int:
@@ -181,8 +184,7 @@ def collect_cmd(dsn: str | None, output: Path, all_databases: bool, config_file:
     Example:
       pgadvisor collect "host=db1 dbname=app" -o db1.json && pgadvisor audit --snapshot db1.json
     """
-    config = load_config(config_file, search=True)
-    snap = _collect_live(dsn, _session(config, statement_timeout, lock_timeout, connect_timeout),
+    snap = _collect_live(dsn, _live_session(config_file, statement_timeout, lock_timeout, connect_timeout),
                          all_databases=all_databases)
     _emit(snap.to_json(indent=1) + "\n", None if str(output) == "-" else output)
     failed = [s.name for s in snap.collector_stats if not s.ok and s.reason != "not a standby"]
@@ -201,11 +203,7 @@ def checks(ctx: click.Context, checks_dir: tuple[Path, ...]) -> int:
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
     registry = load_registry(checks_dir)
-    from tabulate import tabulate
-
-    rows = [[safe(c.code), safe(c.name), c.default_severity.label, safe(", ".join(c.requires)), safe(c.title())]
-            for c in registry.sorted()]
-    click.echo(tabulate(rows, headers=["code", "name", "severity", "needs", "title"], tablefmt="simple"))
+    _emit(CHECKS_VIEWS["table"](registry, RenderOptions()), None)
     for err in registry.errors:
         click.echo(safe(f"load error: {err.origin}: {err.message}"), err=True)
     return EXIT_COLLECT if registry.errors else EXIT_OK
@@ -239,40 +237,48 @@ def demo(keep: bool, fmt: str) -> int:  # noqa: FBT001
     return run_demo(keep=keep, fmt=fmt)
 
 
+def _live_session(config_file: Path | None, statement_timeout: int | None, lock_timeout: int | None,
+                  connect_timeout: int | None) -> SessionOptions:
+    """The session options of a live command: its options first, then the config file, then the defaults."""
+    return _session(load_config(config_file, search=True), statement_timeout, lock_timeout, connect_timeout)
+
+
 @cli.command(name="top")
 @click.argument("dsn", required=False)
 @click.option("--snapshot", "snapshot_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Rank the statements of a saved snapshot instead of a live server.")
-@click.option("--by", type=click.Choice(["total", "mean", "calls", "rows", "reads", "temp"]), default="total",
+@click.option("--by", type=click.Choice(list(MEASURES)), default="total",
               show_default=True, help="Rank by total time, mean time, calls, rows, shared blocks read or temp "
               "blocks written.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--database", help="Only this database's statements (default: all databases).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Config file.")
+@click.option("--format", "fmt", type=click.Choice(sorted(TOP_VIEWS)), default="table",
+              show_default=True, help="Output format.")
+@_config_option
+@_statement_timeout_option
+@_lock_timeout_option
+@_connect_timeout_option
 def top_cmd(dsn: str | None, snapshot_file: Path | None, by: str, limit: int, database: str | None, fmt: str,
-            config_file: Path | None) -> int:
+            config_file: Path | None, statement_timeout: int | None, lock_timeout: int | None,
+            connect_timeout: int | None) -> int:
     """Show the workload's top statements from pg_stat_statements, with their share.
 
     \b
     Examples:
       pgadvisor top "dbname=app" --by mean -n 10
       pgadvisor top --snapshot db1.json --by temp --format json
+    A live server is read as by `pgadvisor collect` (the same session, timeouts and config file).
+    Exit codes: 0 shown, 2 usage or config error, 3 could not connect or read pg_stat_statements.
     """
-    from pgadvisor.top import TopUnavailable, render_json, render_table, top_statements
-
     if dsn and snapshot_file:
         raise UsageProblem("give either a DSN or --snapshot, not both")
     if snapshot_file is not None:
         snap = _read_snapshot(snapshot_file)
     else:
-        config = load_config(config_file, search=True)
-        snap = _collect_live(dsn, _session(config, None, None), all_databases=False)
-    try:
-        top = top_statements(snap, by=by, limit=limit, database=database)
-    except TopUnavailable as exc:
-        raise CollectError(str(exc)) from None
-    click.echo(render_table(top) if fmt == "table" else render_json(top), nl=False)
+        snap = _collect_live(dsn, _live_session(config_file, statement_timeout, lock_timeout, connect_timeout),
+                             all_databases=False)
+    top = top_statements(snap, by=by, limit=limit, database=database)  # TopUnavailable: exit 3
+    _emit(TOP_VIEWS[fmt](top, RenderOptions()), None)
     return EXIT_OK
 
 
@@ -285,10 +291,15 @@ def top_cmd(dsn: str | None, snapshot_file: Path | None, by: str, limit: int, da
 @click.option("--analyze", "run_analyze", is_flag=True,
               help="EXECUTES the statement (EXPLAIN ANALYZE): only a single SELECT with literal values, no view, "
                    "only built-in non-volatile functions; as the statement's role, read-only, rolled back.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--statement-timeout", type=_TIMEOUT, metavar="MS", help="[default: 10000]")
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPLAIN_VIEWS)), default="text",
+              show_default=True, help="Output format.")
+@_config_option
+@_statement_timeout_option
+@_lock_timeout_option
+@_connect_timeout_option
 def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, plan_file: Path | None,
-                run_analyze: bool, fmt: str, statement_timeout: int | None) -> int:  # noqa: FBT001
+                run_analyze: bool, fmt: str, config_file: Path | None, statement_timeout: int | None,  # noqa: FBT001
+                lock_timeout: int | None, connect_timeout: int | None) -> int:
     """Show a statement's plan without running it, and what to look at first in it.
 
     \b
@@ -300,22 +311,18 @@ def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, pl
     pg_stat_statements is planned only as the role that ran it; a pg_monitor role cannot EXPLAIN tables it
     may not SELECT).
     """
-    from pgadvisor import explain as ex
+    if plan_file is not None:
+        if dsn or queryid or query_text or run_analyze:
+            raise UsageProblem("--plan-file is reviewed alone: no DSN, --queryid, --query or --analyze")
+        result = _explain_file(plan_file)
+    else:
+        from pgadvisor.explain import explain, parse_args_queryid
 
-    try:
-        if plan_file is not None:
-            if dsn or queryid or query_text or run_analyze:
-                raise UsageProblem("--plan-file is reviewed alone: no DSN, --queryid, --query or --analyze")
-            result = _explain_file(plan_file)
-        else:
-            check_dsn(dsn)
-            number = ex.parse_args_queryid(queryid) if queryid is not None else None
-            opts = SessionOptions(statement_timeout_ms=statement_timeout or 10_000)
-            result = ex.explain(dsn, opts, queryid=number, query=query_text, run_analyze=run_analyze)
-    except ex.ExplainError as exc:
-        _error(str(exc))
-        return exc.exit_code
-    click.echo(json.dumps(result.to_dict(), indent=1) if fmt == "json" else ex.render_text(result), nl=fmt == "json")
+        check_dsn(dsn)
+        number = parse_args_queryid(queryid) if queryid is not None else None
+        session = _live_session(config_file, statement_timeout, lock_timeout, connect_timeout)
+        result = explain(dsn, session, queryid=number, query=query_text, run_analyze=run_analyze)
+    _emit(EXPLAIN_VIEWS[fmt](result, RenderOptions()), None)
     return EXIT_OK
 
 
@@ -416,11 +423,9 @@ def _read_snapshot(path: Path) -> Snapshot:
 
 def _explain_file(path: Path) -> Explained:
     """`explain --plan-file`: the file is checked like a snapshot first, and any decoding failure is exit 2."""
-    from pgadvisor import explain as ex
-
     _json_text(path, "plan file")
     try:
-        return ex.explain_file(path)
+        return explain_file(path)
     except _DECODE_ERRORS as exc:  # ExplainError (its own message and code) is none of these
         raise UsageProblem(f"{path}: not an EXPLAIN (FORMAT JSON) plan ({type(exc).__name__}: {exc})") from None
 
@@ -479,9 +484,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return fail(130, "interrupted")
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except (UsageProblem, ConfigError, DsnError, SnapshotFormatError) as exc:
+    except (UsageProblem, ConfigError, DsnError, SnapshotFormatError, ExplainError) as exc:
         return fail(EXIT_USAGE, str(exc))
-    except (ConnectError, CollectError) as exc:
+    except (ConnectError, CollectError, TopUnavailable) as exc:
         return fail(EXIT_COLLECT, str(exc))
     except KeyboardInterrupt:
         return fail(130, "interrupted")

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from pgadvisor.cli import run_cli
-from pgadvisor.explain import Note, review
+from pgadvisor.plans import Note, review
 
 SETUP = """
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL, note text NOT NULL);
