@@ -7,8 +7,8 @@ from typing import Literal
 
 from pglast import ast, enums
 
+from pgadvisor.analysis.blocks import Block, JoinQual, Relation, Scope
 from pgadvisor.analysis.model import Direction, Nulls
-from pgadvisor.analysis.scope import Block, JoinQual, Relation, Scope
 from pgadvisor.sqltree import const_value, func_name, is_star, is_subquery, operator, walk
 
 COMPARISONS = frozenset({"=", "<", "<=", ">", ">=", "<>", "!="})

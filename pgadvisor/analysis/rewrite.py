@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from pglast import ast, enums
 
+from pgadvisor.analysis.blocks import sort_target
 from pgadvisor.analysis.model import Schema, TableDef
 from pgadvisor.analysis.predicates import bare_column, has_limit
-from pgadvisor.analysis.scope import build_scope, sort_target
+from pgadvisor.analysis.scope import build_scope
 from pgadvisor.sqltree import deparse, parse, walk
 
 _INT4 = 2**31

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from pglast import ast, enums
 
+from pgadvisor.analysis.blocks import Block, Relation, Scope, sort_target, star_relations
 from pgadvisor.analysis.model import (
     Filter,
     FilterKind,
@@ -35,7 +36,6 @@ from pgadvisor.analysis.predicates import (
     sort_direction,
     sort_nulls,
 )
-from pgadvisor.analysis.scope import Block, Relation, Scope, sort_target, star_relations
 from pgadvisor.sqltree import is_null_const, is_star, names, operator, returning
 
 _K = enums.A_Expr_Kind

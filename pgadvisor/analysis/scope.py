@@ -10,7 +10,7 @@ without a schema a base table's columns are unknown, so an unqualified name bind
 is in scope.
 
 The classes (`Block`, `Relation`, `Scope` ...) and the lookups that need no builder are in
-`pgadvisor.analysis.blocks`, and importable from here too.
+`pgadvisor.analysis.blocks`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pgadvisor.analysis.blocks import (
     JoinQual,
     Outputs,
     Relation,
-    RelKind,
     Scope,
     find_relation,
     sort_target,
@@ -44,20 +43,7 @@ from pgadvisor.sqltree import (
     walk,
 )
 
-__all__ = [
-    "Binding",
-    "Block",
-    "BlockRole",
-    "Cte",
-    "JoinQual",
-    "Outputs",
-    "RelKind",
-    "Relation",
-    "Scope",
-    "build_scope",
-    "sort_target",
-    "star_relations",
-]
+__all__ = ["build_scope"]
 
 _OUTER_JOINS = {
     enums.JoinType.JOIN_LEFT: ("right",),

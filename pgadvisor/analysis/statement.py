@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pglast import ast
 
+from pgadvisor.analysis.blocks import Scope
 from pgadvisor.analysis.model import Schema, StatementAnalysis, TableRef, TableScan
 from pgadvisor.analysis.scans import build_scans
-from pgadvisor.analysis.scope import Scope
 from pgadvisor.analysis.tree import StatementTree, trees_of
 from pgadvisor.sqltree import Parsed, StatementKind, fingerprint, parse, statement_kind
 

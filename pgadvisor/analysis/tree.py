@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from pglast import ast
 
+from pgadvisor.analysis.blocks import Scope
 from pgadvisor.analysis.model import Match, PlainValue, Schema
-from pgadvisor.analysis.scope import Scope, build_scope
+from pgadvisor.analysis.scope import build_scope
 from pgadvisor.sqltree import Parsed, parse, walk
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pglast import ast, enums
 
+from pgadvisor.analysis.blocks import Block, Relation, Scope, sort_target, star_relations
 from pgadvisor.analysis.model import Match, PlainValue, Schema, TableDef
 from pgadvisor.analysis.predicates import (
     COMPARISONS,
@@ -41,7 +42,6 @@ from pgadvisor.analysis.predicates import (
     sort_direction,
     sort_nulls,
 )
-from pgadvisor.analysis.scope import Block, Relation, Scope, sort_target, star_relations
 from pgadvisor.analysis.tree import StatementTree as Tree
 from pgadvisor.analysis.tree import parse_trees
 from pgadvisor.checkapi.workload import Walker
