@@ -52,10 +52,10 @@ def _postmaster_alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_demo_keep_leaves_a_running_server_and_one_command_that_removes_it(cluster_parent: Path) -> None:
+def test_demo_keep_leaves_a_running_server_and_one_command_that_removes_it(reachable_tmp: Path) -> None:
     """With --keep the server outlives the demo (the exit clean-up leaves it alone), the printed psql line
     connects, and the printed stop command stops the postmaster and deletes every file the demo made."""
-    env = {**os.environ, CLUSTER_DIR_ENV: str(cluster_parent)}
+    env = {**os.environ, CLUSTER_DIR_ENV: str(reachable_tmp)}
     res = subprocess.run([sys.executable, "-m", "pgadvisor.cli", "demo", "--keep", "--format", "json"],
                          capture_output=True, text=True, timeout=300, check=False, env=env)
     assert res.returncode == 0, res.stderr
@@ -64,7 +64,7 @@ def test_demo_keep_leaves_a_running_server_and_one_command_that_removes_it(clust
     stop = re.search(r"^Stop and remove it with:\n  (.+)$", res.stderr, re.MULTILINE)
     assert psql is not None, res.stderr
     assert stop is not None, res.stderr
-    made = sorted(cluster_parent.iterdir())
+    made = sorted(reachable_tmp.iterdir())
     assert made, "the kept server's directory is gone"
     datadirs = [p / "data" for p in made if (p / "data" / "postmaster.pid").exists()]
     assert len(datadirs) == 1, made
@@ -79,7 +79,7 @@ def test_demo_keep_leaves_a_running_server_and_one_command_that_removes_it(clust
                           cwd="/")
     assert done.returncode == 0, done.stderr
     assert not _postmaster_alive(pid)
-    assert list(cluster_parent.iterdir()) == []
+    assert list(reachable_tmp.iterdir()) == []
     gone = subprocess.run([psql.group(1), "-w", "-X", "-At", "-c", "SELECT 1", psql.group(2)],
                           capture_output=True, text=True, timeout=60, check=False, env=env_psql, cwd="/")
     assert gone.returncode != 0
