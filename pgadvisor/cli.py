@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 import time
 import traceback
@@ -22,7 +21,7 @@ import click
 from pgadvisor import __version__
 from pgadvisor.checkapi import Severity
 from pgadvisor.config import MAX_TIMEOUT_MS, Config, ConfigError, load_config
-from pgadvisor.connection import DsnError, SessionOptions, parse_dsn
+from pgadvisor.connection import DsnError, SessionOptions, check_dsn
 from pgadvisor.engine import plan, run
 from pgadvisor.phases import CollectError, ConnectError, collect
 from pgadvisor.plans import Explained, ExplainError, explain_file
@@ -324,50 +323,6 @@ def explain_cmd(dsn: str | None, queryid: str | None, query_text: str | None, pl
         result = explain(dsn, session, queryid=number, query=query_text, run_analyze=run_analyze)
     _emit(EXPLAIN_VIEWS[fmt](result, RenderOptions()), None)
     return EXIT_OK
-
-
-_DSN_CHOICES: dict[str, tuple[str, ...]] = {
-    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
-    "gssencmode": ("disable", "prefer", "require"),
-    "channel_binding": ("disable", "prefer", "require"),
-    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
-    "load_balance_hosts": ("disable", "random"),
-    "sslnegotiation": ("postgres", "direct"),
-    "sslcertmode": ("disable", "allow", "require"),
-}
-_DSN_INTEGERS = ("connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                 "tcp_user_timeout")
-# the libpq environment variable behind each checked option (used when the DSN does not set it)
-_DSN_ENV = {"port": "PGPORT", "connect_timeout": "PGCONNECT_TIMEOUT", "sslmode": "PGSSLMODE",
-            "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING",
-            "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
-            "sslnegotiation": "PGSSLNEGOTIATION", "sslcertmode": "PGSSLCERTMODE"}
-_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")  # what libpq's strtol-based parse_int_param accepts
-
-
-def check_dsn(dsn: str | None) -> None:
-    """DsnError (exit 2) for a DSN, or PG* variable, libpq would only reject when connecting: a port that is not
-    a number from 1 to 65535, a timeout that is not an integer, an unknown sslmode and the like."""
-    params = parse_dsn(dsn) if dsn is not None else {}
-    options = [*_DSN_CHOICES, *_DSN_INTEGERS, "port"]
-    for option in options:
-        value, origin = params.get(option), f"{option}="
-        if value is None and option in _DSN_ENV and _DSN_ENV[option] in os.environ:
-            value, origin = os.environ[_DSN_ENV[option]], f"{_DSN_ENV[option]}="
-        if value is None:
-            continue
-        text = str(value)
-        if option == "port":  # a comma-separated list, one per host; an empty entry means the default
-            bad = any(p.strip() and not (_INTEGER.fullmatch(p) and 1 <= int(p) <= 65535) for p in text.split(","))
-            expected = "a port number from 1 to 65535"
-        elif option in _DSN_INTEGERS:
-            bad = not _INTEGER.fullmatch(text) or not -(2**31) <= int(text) < 2**31
-            expected = "an integer"
-        else:
-            bad = text not in _DSN_CHOICES[option]
-            expected = "one of " + ", ".join(_DSN_CHOICES[option])
-        if bad:
-            raise DsnError(f"invalid connection string: {origin}{text!r} is not {expected}")
 
 
 def _json_text(path: Path, what: str) -> str:

@@ -10,6 +10,8 @@ connection string, a URI or nothing at all is accepted; with nothing, libpq's PG
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +22,6 @@ from psycopg import sql
 from psycopg.abc import PQGen
 
 from pgadvisor.redact import redact_message
-from pgadvisor.redact import redact_sql as redact_sql  # re-exported for older imports
 from pgadvisor.snapshot import OWN_QUERY_MARKER
 
 
@@ -52,6 +53,50 @@ def parse_dsn(dsn: str | None) -> dict[str, Any]:
         return dict(pg_conninfo.conninfo_to_dict(dsn or ""))
     except psycopg.ProgrammingError as exc:
         raise DsnError(f"invalid connection string: {_first_line(redact(str(exc), dsn))}") from None
+
+
+_DSN_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
+}
+_DSN_INTEGERS = ("connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                 "tcp_user_timeout")
+# the libpq environment variable behind each checked option (used when the DSN does not set it)
+_DSN_ENV = {"port": "PGPORT", "connect_timeout": "PGCONNECT_TIMEOUT", "sslmode": "PGSSLMODE",
+            "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING",
+            "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
+            "sslnegotiation": "PGSSLNEGOTIATION", "sslcertmode": "PGSSLCERTMODE"}
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")  # what libpq's strtol-based parse_int_param accepts
+
+
+def check_dsn(dsn: str | None) -> None:
+    """DsnError (exit 2) for a DSN, or PG* variable, libpq would only reject when connecting: a port that is not
+    a number from 1 to 65535, a timeout that is not an integer, an unknown sslmode and the like."""
+    params = parse_dsn(dsn) if dsn is not None else {}
+    options = [*_DSN_CHOICES, *_DSN_INTEGERS, "port"]
+    for option in options:
+        value, origin = params.get(option), f"{option}="
+        if value is None and option in _DSN_ENV and _DSN_ENV[option] in os.environ:
+            value, origin = os.environ[_DSN_ENV[option]], f"{_DSN_ENV[option]}="
+        if value is None:
+            continue
+        text = str(value)
+        if option == "port":  # a comma-separated list, one per host; an empty entry means the default
+            bad = any(p.strip() and not (_INTEGER.fullmatch(p) and 1 <= int(p) <= 65535) for p in text.split(","))
+            expected = "a port number from 1 to 65535"
+        elif option in _DSN_INTEGERS:
+            bad = not _INTEGER.fullmatch(text) or not -(2**31) <= int(text) < 2**31
+            expected = "an integer"
+        else:
+            bad = text not in _DSN_CHOICES[option]
+            expected = "one of " + ", ".join(_DSN_CHOICES[option])
+        if bad:
+            raise DsnError(f"invalid connection string: {origin}{text!r} is not {expected}")
 
 
 def describe_target(dsn: str | None, conn: psycopg.Connection[Any] | None = None) -> str:

@@ -14,8 +14,9 @@ import pytest
 
 from pgadvisor.cli import run_cli
 from pgadvisor.collectors.base import Ctx, fetch, guarded
-from pgadvisor.connection import SessionOptions, connect, mark, redact, redact_sql
+from pgadvisor.connection import SessionOptions, connect, mark, redact
 from pgadvisor.phases import collect
+from pgadvisor.redact import redact_sql
 from pgadvisor.snapshot import OWN_QUERY_MARKER, ServerInfo, Snapshot, TableRow, Unavailable, is_own
 
 
